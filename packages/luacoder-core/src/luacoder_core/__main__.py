@@ -1,0 +1,3 @@
+from luacoder_core.cli import main
+
+main()
