@@ -152,6 +152,7 @@ def build_cli(pm: PluginManager | None = None) -> click.Group:
     """The ``luacoder`` click group around ``pm`` (a fresh, fully loaded one by default)."""
     if pm is None:
         pm = make_plugin_manager()
+    pm.validate()
 
     @click.group(context_settings=CONTEXT_SETTINGS)
     @click.version_option(__version__, "-V", "--version", prog_name="luacoder")

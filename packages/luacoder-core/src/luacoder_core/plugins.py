@@ -83,6 +83,7 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self._registries: Registries | None = None
+        self.hook.addhooks.call_historic(kwargs={"pluginmanager": self})
 
     # pluggy calls this on every register/unregister; registries must then be rebuilt
     def register(self, plugin: object, name: str | None = None) -> str | None:
@@ -91,7 +92,6 @@ class PluginManager(pluggy.PluginManager):
         pname = self.get_name(plugin)
         if pname is not None and pname not in self.infos:
             self.infos[pname] = PluginInfo(name=pname)
-        self._check_hooks(plugin, pname)
         return result
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
@@ -102,18 +102,20 @@ class PluginManager(pluggy.PluginManager):
             del self.infos[pname]
         return result
 
-    def _check_hooks(self, plugin: object, pname: str | None) -> None:
-        """Reject a hook implementation that no specification knows (a misspelling)."""
-        known = [n for n in dir(self.hook) if not n.startswith("_")]
-        for hookcaller in self.get_hookcallers(plugin) or []:
-            if hookcaller.spec is None:
+    def validate(self) -> None:
+        """Reject a hook implementation that no specification knows (a misspelling).
+
+        Run after all plugins are registered, so that specs added through ``addhooks`` by one
+        plugin are known before another plugin's implementations are checked.
+        """
+        known = [n for n in dir(self.hook)
+                 if not n.startswith("_") and getattr(self.hook, n).spec is not None]
+        for pname, plugin in list(self.list_name_plugin()):
+            for hookcaller in self.get_hookcallers(plugin) or []:
+                if hookcaller.spec is not None:
+                    continue
                 close = difflib.get_close_matches(hookcaller.name, known, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                try:
-                    super().unregister(plugin)
-                except ValueError:
-                    pass
-                self.infos.pop(pname or "", None)
                 raise PluginError(
                     f"plugin '{pname}' implements unknown hook '{hookcaller.name}'{hint}"
                 )
@@ -131,6 +133,7 @@ class PluginManager(pluggy.PluginManager):
         return self._registries
 
     def _collect(self) -> Registries:
+        self.validate()
         registries = Registries()
         for attr, (hook_name, _kind) in COMPONENT_KINDS.items():
             registry = registries.of(attr)
@@ -213,5 +216,5 @@ def make_plugin_manager(*, load_entrypoints: bool = True, **load_options: Any) -
     pm = PluginManager()
     if load_entrypoints:
         load_entrypoint_plugins(pm, **load_options)
-    pm.check_pending()
+    pm.validate()
     return pm
