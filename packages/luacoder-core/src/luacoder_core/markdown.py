@@ -64,7 +64,7 @@ class _LineFinder:
         for i in range(self.pos, len(self.lines)):
             m = _FENCE_RE.match(self.lines[i])
             if m and m.group(1)[0] == marker[0] and len(m.group(1)) >= len(marker):
-                self.pos = i + 1 + code.count("\n")
+                self.pos = i + 2 + code.count("\n")  # past the code and the closing fence
                 return i + 1
         return self._fallback()
 
