@@ -219,6 +219,9 @@ def build_cli(pm: PluginManager | None = None) -> click.Group:
         """List the installed report types and metrics."""
         _registry_listing(pm, ["report_types", "metrics"], as_json)
 
+    from luacoder_core.pipeline import register_run_command
+
+    register_run_command(cli)
     pm.hook.register_commands(cli=cli)
     return cli
 
