@@ -190,6 +190,13 @@ def test_references_fields_of_other_things_are_not_roots():
     assert refs("self.tween.new() x.edi.editor = 1 a:tween()") == []
 
 
+def test_references_table_constructor_keys_are_not_references():
+    code = "local t = {tween = 1, [tween] = 2; string = f(tween), x = {edi\n= 3}}\na, tween = 1, 2\nf(x, tween == 1)"
+    assert extract_references(code, ["tween", "edi", "string"]) == [
+        Reference("tween", 1), Reference("tween", 1), Reference("tween", 3), Reference("tween", 4)
+    ]
+
+
 def test_references_whitespace_and_newlines_inside_a_chain():
     assert extract_references("x = tween\n  .easing\n  . linear\ny = edi . editor : getText ()", ["tween", "edi"]) == [
         Reference("tween.easing.linear", 1),

@@ -157,16 +157,24 @@ class Call(NamedTuple):
     open_ended: bool
 
 
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = frozenset(")]}")
+
+
 def _chains(tokens: list[Token], roots: frozenset[str] | set[str]) -> Iterator[tuple[str, int, int]]:
     """Yield ``(chain, index of the root token, index of the token after the chain)``."""
     n = len(tokens)
-    for i, tok in enumerate(tokens):
-        if tok.kind != "name" or tok.text not in roots:
+    candidates = [i for i, text in enumerate([t[1] for t in tokens]) if text in roots]
+    for i in candidates:
+        tok = tokens[i]
+        if tok.kind != "name":
             continue
         if i:
             prev = tokens[i - 1]
             if prev.kind == "op" and (prev.text == "." or prev.text == ":"):
                 continue  # a field or method of something else
+            if prev.kind == "op" and prev.text in "{,;" and _is_table_key(tokens, i):
+                continue
         parts = [tok.text]
         j = i + 1
         while j + 1 < n:
@@ -188,6 +196,26 @@ def _chains(tokens: list[Token], roots: frozenset[str] | set[str]) -> Iterator[t
         yield "".join(parts), i, j
 
 
+def _is_table_key(tokens: list[Token], i: int) -> bool:
+    """Whether the name at ``i`` (preceded by ``{``, ``,`` or ``;``) is a field name in a table
+    constructor, ``{name = ...}``: followed by ``=`` and directly enclosed by ``{``, not by ``(``
+    or nothing (``a, name = 1, 2`` is an assignment)."""
+    if i + 1 >= len(tokens) or tokens[i + 1].kind != "op" or tokens[i + 1].text != "=":
+        return False
+    depth = 0
+    for k in range(i - 1, -1, -1):
+        tok = tokens[k]
+        if tok.kind != "op":
+            continue
+        if tok.text in _CLOSERS:
+            depth += 1
+        elif tok.text in _OPENERS:
+            if depth == 0:
+                return tok.text == "{"
+            depth -= 1
+    return False
+
+
 def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
     """Every name chain of ``code`` rooted at one of ``roots``, in source order, not deduplicated.
 
@@ -199,7 +227,8 @@ def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
     * only chains whose first name is in ``roots`` count; a method call on anything else
       (``t:update()`` on a local ``t``) is not a reference;
     * a name right after ``.`` or ``:`` is a field of something else, never a root
-      (``self.tween.new`` is not a reference to ``tween.new``);
+      (``self.tween.new`` is not a reference to ``tween.new``), and a field name in a table
+      constructor is a key (``{tween = 1}``; ``{[tween] = 1}`` and ``{x = tween}`` do count);
     * the chain stops at anything but ``.NAME`` / ``:NAME``: ``a.b["c"]`` gives ``a.b``,
       ``a.b.c(x)`` gives ``a.b.c``;
     * the metric is name-based: ``local tween = require("tween")`` counts ``tween``, and a
@@ -216,8 +245,6 @@ def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
     return [Reference(chain, tokens[i].line) for chain, i, _ in _chains(tokens, root_set)]
 
 
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = frozenset(")]}")
 _CALLEE_END_KINDS = frozenset({"name", "string", "long_string"})
 
 
