@@ -219,9 +219,20 @@ def build_cli(pm: PluginManager | None = None) -> click.Group:
         """List the installed report types and metrics."""
         _registry_listing(pm, ["report_types", "metrics"], as_json)
 
-    from luacoder_core.pipeline import register_run_command
+    @cli.command("run")
+    @click.argument("pipeline", type=click.Path(dir_okay=False), metavar="PIPELINE.yaml")
+    @click.option("--dry-run", is_flag=True, help="Print the plan (order, cache, environments) and exit.")
+    @click.option("--force", multiple=True, metavar="STAGE", help="Rerun this stage even if cached.")
+    @click.option("--force-all", is_flag=True, help="Rerun every stage.")
+    @click.option("--runs-dir", default=None, help="Where run folders go (default: runs/ beside the pipeline).")
+    def run_cmd(pipeline: str, dry_run: bool, force: tuple[str, ...], force_all: bool,
+                runs_dir: str | None) -> None:
+        """Run a pipeline of data, train and eval stages (cached, resumable)."""
+        from luacoder_core.pipeline import run_pipeline
 
-    register_run_command(cli)
+        run_pipeline(pipeline, cli=cli, pm=pm, dry_run=dry_run, force=force, force_all=force_all,
+                     runs_dir=runs_dir)
+
     pm.hook.register_commands(cli=cli)
     return cli
 

@@ -609,17 +609,3 @@ def _link(link: Path, target: Path) -> None:
         link.symlink_to(target, target_is_directory=True)
     except OSError:
         pass  # links are a convenience; the manifest names every path
-
-
-def register_run_command(cli: click.Group) -> None:
-    @cli.command("run")
-    @click.argument("pipeline", type=click.Path(dir_okay=False), metavar="PIPELINE.yaml")
-    @click.option("--dry-run", is_flag=True, help="Print the plan (order, cache, environments) and exit.")
-    @click.option("--force", multiple=True, metavar="STAGE", help="Rerun this stage even if cached.")
-    @click.option("--force-all", is_flag=True, help="Rerun every stage.")
-    @click.option("--runs-dir", default=None, help="Where run folders go (default: runs/ beside the pipeline).")
-    def run_cmd(pipeline: str, dry_run: bool, force: tuple[str, ...], force_all: bool,
-                runs_dir: str | None) -> None:
-        """Run a pipeline of data, train and eval stages (cached, resumable)."""
-        run_pipeline(pipeline, cli=cli, pm=cli.pm, dry_run=dry_run, force=force,  # type: ignore[attr-defined]
-                     force_all=force_all, runs_dir=runs_dir)

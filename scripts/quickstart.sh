@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# From a fresh machine (Python 3.10+ and pip) to an evaluated model:
+#   1. creates .venv and installs torch first (CPU wheel where one is served), then the four
+#      luacoder packages and nox, pinned by constraints.txt;
+#   2. runs examples/quickstart/pipeline.yaml: docs -> API records -> code, chat and preference
+#      sets -> tiny offline model -> pretrain -> chat (LoRA) -> DPO -> eval of every checkpoint.
+# Extra arguments go to `luacoder run` (e.g. --dry-run, --force STAGE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+.venv/bin/pip install -q -c constraints.txt "torch==2.13.0"
+.venv/bin/pip install -q -c constraints.txt \
+  -e packages/luacoder-core -e packages/luacoder-data -e packages/luacoder-train \
+  -e packages/luacoder-eval nox pytest
+echo "environment ready in $(( $(date +%s) - start )) s: $(.venv/bin/luacoder --version)"
+HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false .venv/bin/luacoder run examples/quickstart/pipeline.yaml "$@"
+echo "quickstart finished in $(( $(date +%s) - start )) s"
