@@ -174,7 +174,7 @@ def test_duplicate_names_name_both_plugins():
     pm = fresh_pm(first=plugin_module("first", register_converters=one),
                   second=plugin_module("second", register_converters=one))
     with pytest.raises(PluginError, match="converter 'same' is registered twice: by plugin '(first|second)' and by plugin '(first|second)'"):
-        pm.registries
+        _ = pm.registries
 
 
 def test_misspelled_hook_is_an_error_naming_the_plugin():

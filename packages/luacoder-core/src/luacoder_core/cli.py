@@ -7,7 +7,6 @@ or trl. Components are looked up in the registries only when a command needs the
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 

@@ -139,8 +139,9 @@ class PluginManager(pluggy.PluginManager):
             registry = registries.of(attr)
             caller = getattr(self.hook, hook_name)
             for impl in caller.get_hookimpls():
-                def register(name: str, component: Any, _plugin: str = impl.plugin_name) -> None:
-                    registry.add(name, component, _plugin)
+                def register(name: str, component: Any, _plugin: str = impl.plugin_name,
+                             _registry: Registry = registry) -> None:
+                    _registry.add(name, component, _plugin)
 
                 impl.function(**{arg: register for arg in impl.argnames})
         for pname, info in self.infos.items():
@@ -155,7 +156,7 @@ class PluginManager(pluggy.PluginManager):
         return registries
 
     def plugin_infos(self) -> list[PluginInfo]:
-        self.registries  # fills hooks/registered
+        _ = self.registries  # fills hooks/registered
         return sorted(self.infos.values(), key=lambda i: i.name)
 
 
