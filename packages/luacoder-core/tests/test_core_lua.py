@@ -7,6 +7,7 @@ import random
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -143,6 +144,16 @@ def test_lexer_unterminated_pieces_never_raise():
     assert tokenize("") == [] and tokenize("  \n\t ") == []
 
 
+def test_lexer_pathological_inputs_stay_linear():
+    start = time.perf_counter()
+    open_string = '"' + "\\z  " * 5_000  # overlapping escape branches, never closed
+    assert [t.kind for t in tokenize(open_string)] == ["error"]
+    assert [t.kind for t in tokenize("x = [==[" + "]=] ]] " * 20_000)] == ["name", "op", "long_string"]
+    assert len(tokenize("--[[" * 20_000)) == 1
+    assert len(tokenize("a." * 50_000)) == 100_000
+    assert time.perf_counter() - start < 2.0  # ~0.1 s; exponential backtracking would never end
+
+
 def test_lexer_rejects_non_strings():
     with pytest.raises(TypeError, match="expects str"):
         tokenize(b"x = 1")
@@ -195,6 +206,14 @@ def test_references_table_constructor_keys_are_not_references():
     assert extract_references(code, ["tween", "edi", "string"]) == [
         Reference("tween", 1), Reference("tween", 1), Reference("tween", 3), Reference("tween", 4)
     ]
+
+
+def test_references_and_calls_stay_linear_on_big_inputs():
+    start = time.perf_counter()
+    assert extract_references("t = {" + "string = 1, " * 30_000 + "}", ["string"]) == []
+    assert len(extract_calls("string.rep(" * 10_000, ["string"])) == 10_000  # all cut off
+    assert len(extract_calls("x = " + "string.len(" * 5_000 + ")" * 5_000, ["string"])) == 5_000
+    assert time.perf_counter() - start < 3.0  # ~0.3 s
 
 
 def test_references_whitespace_and_newlines_inside_a_chain():
@@ -392,6 +411,31 @@ def test_syntax_huge_input_is_fast():
     broken = code + "\nend"
     assert check_syntax(broken) == SyntaxResult(False, 50_003, "<eof> expected near 'end'")
     assert time.perf_counter() - start < 2.0
+
+
+def test_syntax_lua_limits_are_errors_not_crashes():
+    assert check_syntax("x = " + "{" * 300 + "}" * 300) == SyntaxResult(False, None, "C stack overflow")
+    assert check_syntax("x = " + "(" * 100_000 + "1" + ")" * 100_000) == SyntaxResult(False, None, "C stack overflow")
+    result = check_syntax("local a" + ", a" * 300 + " = 1")
+    assert (result.ok, result.line) == (False, 1)
+    assert result.message.startswith("too many local variables")
+
+
+def test_syntax_check_from_threads():
+    errors = []
+
+    def work(k):
+        for i in range(300):
+            result = check_syntax(f"x = {i}\n" * k + "y = = 1")
+            if result.line != k + 1:
+                errors.append(result)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
 
 
 @pytest.mark.skipif(shutil.which("luac5.4") is None, reason="luac5.4 not installed")
