@@ -92,6 +92,14 @@ def test_fence_lines_with_longer_fences_and_repeated_code():
     ]
 
 
+def test_fence_lines_skip_lookalikes_and_crlf():
+    text = "```x = 1``` is a span\n\n<pre>\n```\n</pre>\n\n```lua\nreal()\n```\n"
+    assert code_blocks(text) == [CodeBlock("lua", "real()\n", 7)]
+    assert inline_code(text) == ["x = 1"]
+    crlf = "a\r\n\r\n```lua\r\nx()\r\n```\r\n\r\n\tind()\r\n"
+    assert code_blocks(crlf) == [CodeBlock("lua", "x()\n", 3), CodeBlock("", "ind()", 7)]
+
+
 def test_cut_off_generation_keeps_its_unclosed_block():
     text = "Here you go:\n\n```lua\nlocal t = tween.new(1, obj,"
     assert code_blocks(text) == [CodeBlock("lua", "local t = tween.new(1, obj,\n", 3)]
@@ -115,3 +123,27 @@ def test_markdown_answer_references_end_to_end():
     found = [r.name for code in lua_code(ANSWER) for r in extract_references(code, index.roots)]
     assert found == ["tween.new", "tween.easing.linear", "tween.new", "tween.new", "tween.easing"]
     assert all(index.matches(name) for name in found)
+
+
+def test_real_docs_block_lines_point_at_their_fences(shared_data):
+    """On the real API docs (../shared/data/docs), every block's line is its opening fence (or
+    an indented block's first line), and the Lua examples reference the documented module."""
+    files = sorted((shared_data / "docs").rglob("*.md"))
+    assert files
+    blocks = 0
+    kong_refs = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for block in code_blocks(text):
+            blocks += 1
+            at = lines[block.line - 1]
+            first = block.code.split("\n", 1)[0].strip()
+            if at.lstrip(" >-*").startswith(("```", "~~~")):
+                assert not first or first in lines[block.line], (path.name, block)
+            else:
+                assert first in at, (path.name, block)
+        if path.parent.name == "kong-pdk":
+            kong_refs += sum(len(extract_references(code, ["kong"])) for code in lua_code(text))
+    assert blocks >= 100
+    assert kong_refs >= 100

@@ -61,11 +61,18 @@ class _LineFinder:
         self.pos = 0  # index of the next line to look at
 
     def fenced(self, marker: str, code: str) -> int:
-        for i in range(self.pos, len(self.lines)):
-            m = _FENCE_RE.match(self.lines[i])
-            if m and m.group(1)[0] == marker[0] and len(m.group(1)) >= len(marker):
-                self.pos = i + 2 + code.count("\n")  # past the code and the closing fence
-                return i + 1
+        first = code.split("\n", 1)[0].strip()
+        lines = self.lines
+        for i in range(self.pos, len(lines)):
+            m = _FENCE_RE.match(lines[i])
+            if not m or m.group(1)[0] != marker[0] or len(m.group(1)) < len(marker):
+                continue
+            if marker[0] == "`" and "`" in lines[i][m.end():]:
+                continue  # ```x``` is an inline code span, not a fence
+            if first and (i + 1 >= len(lines) or first not in lines[i + 1]):
+                continue  # a fence-like line in an HTML block or the like, not this block's
+            self.pos = i + 2 + code.count("\n")  # past the code and the closing fence
+            return i + 1
         return self._fallback()
 
     def indented(self, code: str) -> int:
