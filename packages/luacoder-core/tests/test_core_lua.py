@@ -201,6 +201,10 @@ def test_references_fields_of_other_things_are_not_roots():
     assert refs("self.tween.new() x.edi.editor = 1 a:tween()") == []
 
 
+def test_references_labels_are_not_references():
+    assert refs("goto tween\n::tween::\nedi.x()\n::a:: tween.y()") == ["edi.x", "tween.y"]
+
+
 def test_references_table_constructor_keys_are_not_references():
     code = "local t = {tween = 1, [tween] = 2; string = f(tween), x = {edi\n= 3}}\na, tween = 1, 2\nf(x, tween == 1)"
     assert extract_references(code, ["tween", "edi", "string"]) == [

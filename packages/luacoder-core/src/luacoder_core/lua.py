@@ -185,6 +185,10 @@ def _chains(tokens: list[Token], roots: frozenset[str] | set[str]) -> Iterator[t
             prev = tokens[i - 1]
             if prev.kind == "op" and (prev.text == "." or prev.text == ":"):
                 continue  # a field or method of something else
+            if (prev.kind == "keyword" and prev.text == "goto") or (
+                prev.text == "::" and i + 1 < n and tokens[i + 1].text == "::"
+            ):
+                continue  # a label
             if (
                 prev.kind == "op"
                 and prev.text in ("{", ",", ";")
@@ -231,6 +235,15 @@ def _enclosing_brackets(tokens: list[Token]) -> list[str]:
     return out
 
 
+def _root_set(roots: Iterable[str], code: str) -> frozenset[str] | set[str]:
+    """``roots`` as a set, or an empty one when no root occurs in ``code`` at all (most texts
+    mention no API: they skip the lexer)."""
+    root_set = roots if isinstance(roots, (set, frozenset)) else frozenset(roots)
+    if len(root_set) <= 64 and not any(root in code for root in root_set):
+        return frozenset()
+    return root_set
+
+
 def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
     """Every name chain of ``code`` rooted at one of ``roots``, in source order, not deduplicated.
 
@@ -242,7 +255,8 @@ def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
     * only chains whose first name is in ``roots`` count; a method call on anything else
       (``t:update()`` on a local ``t``) is not a reference;
     * a name right after ``.`` or ``:`` is a field of something else, never a root
-      (``self.tween.new`` is not a reference to ``tween.new``), and a field name in a table
+      (``self.tween.new`` is not a reference to ``tween.new``); labels (``::tween::``,
+      ``goto tween``) are not references either, and a field name in a table
       constructor is a key (``{tween = 1}``; ``{[tween] = 1}`` and ``{x = tween}`` do count);
     * the chain stops at anything but ``.NAME`` / ``:NAME``: ``a.b["c"]`` gives ``a.b``,
       ``a.b.c(x)`` gives ``a.b.c``;
@@ -253,7 +267,7 @@ def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
 
     Deduplication within a sample is the metric's job, not this function's.
     """
-    root_set = roots if isinstance(roots, (set, frozenset)) else frozenset(roots)
+    root_set = _root_set(roots, code)
     if not root_set:
         return []
     tokens = _code_tokens(code)
@@ -306,7 +320,7 @@ def extract_calls(code: str, roots: Iterable[str]) -> list[Call]:
     string literal or by a table constructor (one argument each). See :class:`Call` for
     ``nargs`` and ``open_ended``; a cut-off call has ``nargs=None`` and ``open_ended=False``.
     """
-    root_set = roots if isinstance(roots, (set, frozenset)) else frozenset(roots)
+    root_set = _root_set(roots, code)
     if not root_set:
         return []
     tokens = _code_tokens(code)
