@@ -361,6 +361,16 @@ def test_api_index_closest():
     assert idx.closest("tween.nwe") == "tween.new"
     assert idx.closest("tween.easing.inquad") == "tween.easing.inQuad"
     assert idx.closest("zzzzzzzzzzzz") is None
+    assert idx.closest("edi.editr:getText") == "edi.editor:getText"
+    assert idx.closest("tween.easing.lineer") == "tween.easing.linear"  # among the siblings first
+
+
+def test_api_index_closest_prefers_the_documented_subtree():
+    idx = ApiIndex(["a.x.bcdefgh", "a.y.bcd", "net.http.get", "net.tcp.gets"])
+    # a.y.bcd has the higher ratio (0.86 vs 0.78), but a.x is documented: look there first
+    assert idx.closest("a.x.bcd") == "a.x.bcdefgh"
+    # no documented net.ftp: the whole net subtree
+    assert idx.closest("net.ftp.get") == "net.tcp.gets"
 
 
 def test_api_index_lookups_scale():
