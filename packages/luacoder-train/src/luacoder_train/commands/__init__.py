@@ -1,0 +1,1 @@
+"""Extra ``luacoder train`` commands: ``init-model``, ``merge``, ``launch``."""
