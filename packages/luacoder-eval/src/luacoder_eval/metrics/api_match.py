@@ -1,0 +1,84 @@
+"""``api_match``: DESIGN.md's API match accuracy, exactly.
+
+Per sample: references are collected from every Lua chunk the report type found
+(``luacoder_core.lua.extract_references`` with the documented roots), deduplicated by name within
+the sample, and each distinct name matches when ``ApiIndex.matches`` says it is documented (equal
+to a documented name, or a prefix of one at a dot boundary).
+
+* ``api_match_accuracy`` = matched / references, summed over all samples (micro); ``None`` when no
+  sample has a reference;
+* ``macro_accuracy`` = mean of per-sample accuracy over the samples with at least one reference
+  (``None`` when there are none);
+* ``refs_total``, ``refs_matched``, ``samples``, ``samples_with_refs``;
+* ``hallucinated``: unmatched name -> number of samples it appeared in (most frequent first);
+* ``hallucinated_examples``: unmatched name -> the first line of code that used it and the
+  closest documented name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from luacoder_core.components import Metric
+
+SNIPPET_CHARS = 160
+
+
+def snippet(chunk: str, line: int) -> str:
+    lines = chunk.splitlines()
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 3] + "..."
+
+
+def sample_references(chunks: list[str], roots: set[str]) -> dict[str, tuple[str, int]]:
+    """Distinct reference names of one sample -> (chunk, line) of their first occurrence."""
+    from luacoder_core.lua import extract_references
+
+    refs: dict[str, tuple[str, int]] = {}
+    for chunk in chunks:
+        for ref in extract_references(chunk, roots):
+            refs.setdefault(ref.name, (chunk, ref.line))
+    return refs
+
+
+class ApiMatch(Metric):
+    """Share of referenced API names that are documented (DESIGN.md), micro and macro."""
+
+    summary = "API match accuracy (DESIGN.md): documented references / references, micro and macro."
+    requires = ("api",)
+
+    def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
+        index = context["api"]
+        roots = index.roots
+        total = matched = 0
+        per_sample: list[float] = []
+        hallucinated: Counter[str] = Counter()
+        examples: dict[str, dict[str, Any]] = {}
+        for sample in samples:
+            refs = sample_references(sample.get("code") or [], roots)
+            if not refs:
+                continue
+            good = 0
+            for name, (chunk, line) in refs.items():
+                if index.matches(name):
+                    good += 1
+                    continue
+                hallucinated[name] += 1
+                if name not in examples:
+                    examples[name] = {"snippet": snippet(chunk, line), "closest": index.closest(name),
+                                      "file": sample.get("file"), "line": sample.get("line")}
+            total += len(refs)
+            matched += good
+            per_sample.append(good / len(refs))
+        ordered = dict(sorted(hallucinated.items(), key=lambda kv: (-kv[1], kv[0])))
+        return {
+            "api_match_accuracy": matched / total if total else None,
+            "macro_accuracy": sum(per_sample) / len(per_sample) if per_sample else None,
+            "refs_total": total,
+            "refs_matched": matched,
+            "samples": len(samples),
+            "samples_with_refs": len(per_sample),
+            "hallucinated": ordered,
+            "hallucinated_examples": {name: examples[name] for name in ordered},
+        }

@@ -1,0 +1,7 @@
+"""The Lua sandbox for functional correctness: a fresh lupa ``lua54`` runtime per program
+(:mod:`.runtime`) inside guarded, parallel worker processes (:mod:`.pool`)."""
+
+from luacoder_eval.sandbox.pool import run_programs
+from luacoder_eval.sandbox.runtime import FAILURE_KINDS, ExecResult, Limits, run_program
+
+__all__ = ["FAILURE_KINDS", "ExecResult", "Limits", "run_program", "run_programs"]
