@@ -9,9 +9,9 @@ swaps a Qwen2 tokenizer's pre-tokenizer on reload.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from luacoder_core.errors import InputError
 

@@ -218,11 +218,18 @@ def check_quantization(options: dict[str, Any], source: str) -> None:
                           "machine", file=source, key="load_in_4bit")
 
 
-def build_trl_args(resolved: Resolved, config_cls: type):
-    """The TRL config object; its own validation errors become exit-2 config errors."""
-    prepare_distributed_env(resolved)
+def build_trl_args(resolved: Resolved, config_cls: type, *, dry_run: bool = False):
+    """The TRL config object; its own validation errors become exit-2 config errors.
+
+    A dry run leaves DeepSpeed out: building arguments with DeepSpeed starts the distributed
+    backend, and the dry run only shows what would be trained."""
+    kwargs = dict(resolved.trl_kwargs)
+    if dry_run:
+        kwargs.pop("deepspeed", None)
+    else:
+        prepare_distributed_env(resolved)
     try:
-        return config_cls(**resolved.trl_kwargs)
+        return config_cls(**kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"invalid training arguments: {exc}", file=resolved.source) from exc
 

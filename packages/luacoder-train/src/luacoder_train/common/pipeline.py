@@ -59,7 +59,7 @@ def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dr
                        method_keys=trainer.method_keys, method_defaults=trainer.method_defaults,
                        trl_defaults=trainer.trl_defaults)
     quiet_libraries()
-    args = build_trl_args(resolved, config_cls)
+    args = build_trl_args(resolved, config_cls, dry_run=dry_run)
     ctx = Context(name=trainer.name, resolved=resolved, args=args, tokenizer=None)
 
     ctx.tokenizer = load_tokenizer(resolved)
@@ -75,8 +75,7 @@ def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dr
         say(dry_run_report(trainer, ctx))
         return ctx.stats
 
-    if not dry_run:
-        init_deepspeed_distributed(args, resolved)
+    init_deepspeed_distributed(args, resolved)
     ctx.model = load_model(ctx)
     ctx.peft_config = peft_config(resolved.options)
     hf_trainer = trainer.build(ctx)
@@ -286,6 +285,7 @@ def train(trainer: BaseTrainer, ctx: Context, hf_trainer) -> dict[str, Any]:
         raise RunFailed(f"{trainer.name} training failed: {type(exc).__name__}: {exc}") from exc
 
     hf_trainer.save_model(str(output_dir))
+    hf_trainer.save_state()  # trainer_state.json: the whole log history next to the model
     if hf_trainer.args.should_save:
         ctx.tokenizer.save_pretrained(output_dir)
         ckpt.write_meta(output_dir, {**hf_trainer.luacoder_meta, "step": hf_trainer.state.global_step,

@@ -14,6 +14,13 @@ from transformers import TrainerCallback
 from luacoder_train.common import checkpoints as ckpt
 
 
+def _packed_inputs(inputs) -> None:
+    """Packed rows carry position ids and no attention mask; transformers derives the
+    block-diagonal mask from them only when no KV cache is in play."""
+    if "position_ids" in inputs and "attention_mask" not in inputs:
+        inputs["use_cache"] = False
+
+
 class LuacoderMixin:
     """Mixed in front of a transformers/TRL trainer class (see :func:`with_luacoder`)."""
 
@@ -34,10 +41,12 @@ class LuacoderMixin:
             mask = inputs.get("attention_mask")
             n = mask.sum() if mask is not None else inputs["input_ids"].numel()
         state["tokens"] += int(n)
+        _packed_inputs(inputs)
         return super().training_step(model, inputs, num_items_in_batch)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs.pop("num_real_tokens", None)
+        _packed_inputs(inputs)
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
