@@ -1,0 +1,1110 @@
+"""``markdown-api``: an API reference written in markdown -> API records.
+
+Real references come in many styles and this reads them with no per-file configuration:
+
+* ATX headings holding the signature, plain or in a code span
+  (``### `uv.fs_open(path, flags)` ``, ``## kong.response.exit(status[, body])``);
+* setext or ATX headings holding a bare name followed by a signature line
+  (``**syntax:** *ok, err = red:connect(host, port)*``, `` `syntax: ...` ``, a lone code span);
+* methods written ``Class:method``, and ``> method form `obj:m()` `` aliases;
+* ``**Parameters**`` / ``Arguments`` / ``Params`` bullet lists (`` `name`: `type` ``,
+  ``**name** (`type`, _optional_): ...``, ``name (type): ...``) and tables;
+* ``**Returns**`` inline or as a list; optional parameters as ``[x]``, ``x?``, "(optional)";
+* a ``deprecated`` flag; Liquid/Jinja tags (``{% ... %}``, ``{{ ... }}``) and YAML front matter
+  are ignored; prose headings are not records and nginx directives are not Lua functions.
+
+The parsing is line based (mistune's AST has no line numbers, and every record carries its
+``source: {file, line}``); code examples are fenced blocks in ``lua`` or, when they compile,
+with no language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from luacoder_core.components import Converter
+from luacoder_core.errors import InputError
+
+from luacoder_data.options import common_params, open_output
+
+# ------------------------------------------------------------------------------------------------
+# Text preparation
+# ------------------------------------------------------------------------------------------------
+
+_LIQUID_TAG_RE = re.compile(r"\{%-?.*?-?%\}")
+_JINJA_VAR_RE = re.compile(r"\{\{-?\s.*?\s-?\}\}|\{\{-?[\w.|\s'\"]*?-?\}\}")
+_HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
+_FENCE_OPEN_RE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
+
+
+def prepare_lines(text: str) -> list[str]:
+    """Lines of ``text`` with front matter, template tags and HTML comments blanked out (the
+    line count stays the same, so line numbers keep pointing into the original file)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[0].strip() == "---":
+        for end in range(1, min(len(lines), 200)):
+            if lines[end].strip() in ("---", "..."):
+                for i in range(end + 1):
+                    lines[i] = ""
+                break
+    joined = "\n".join(lines)
+    # blank comments but keep their newlines
+    joined = _HTML_COMMENT_RE.sub(lambda m: "\n" * m.group(0).count("\n"), joined)
+    joined = _LIQUID_TAG_RE.sub("", joined)
+    lines = joined.split("\n")
+    in_fence = None
+    for i, line in enumerate(lines):
+        m = _FENCE_OPEN_RE.match(line)
+        if in_fence is None:
+            if m:
+                in_fence = m.group("fence")
+                continue
+            if "{{" in line:  # Jinja output tags outside code (Lua tables may hold "{{")
+                lines[i] = _JINJA_VAR_RE.sub("", line)
+        elif m and m.group("fence")[0] == in_fence[0] and len(m.group("fence")) >= len(in_fence) \
+                and not m.group("info"):
+            in_fence = None
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------
+# Signatures
+# ------------------------------------------------------------------------------------------------
+
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+NAME_RE = re.compile(rf"{IDENT}(?:\.{IDENT})*(?::{IDENT})?")
+_NAME_ONLY_RE = re.compile(rf"^(?:{IDENT}(?:\.{IDENT})*(?::{IDENT})?)$")
+_LUA_KEYWORDS = frozenset(
+    "and break do else elseif end false for function goto if in local nil not or repeat return "
+    "then true until while".split())
+_FILE_EXTENSIONS = frozenset("md markdown lua txt json html htm js py c h cpp conf yaml yml sh so "
+                             "dll rockspec toml ini cfg xml csv rst org".split())
+_TRAILER_RE = re.compile(r"^(?:$|->|→|:|—|–|-\s|;|,|\s+(?:->|→|—|–|-|returns?\b))")
+
+
+@dataclass
+class Signature:
+    """A parsed call signature: ``name``, its parameters, and the text as written."""
+
+    name: str
+    text: str
+    params: list[dict[str, Any]]
+    has_call: bool = True
+
+    @property
+    def kind(self) -> str:
+        return "method" if ":" in self.name else "function"
+
+
+def _clean_inline(text: str) -> str:
+    """Markdown emphasis, escapes and links out of a heading or signature line."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url)
+    text = re.sub(r"\[([^\]]*)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
+    text = re.sub(r"\{#[^}]*\}\s*$", "", text)  # {#anchor}
+    text = re.sub(r"<a\s[^>]*>\s*</a>", "", text)
+    text = re.sub(r"</?(?:a|span|code|br|b|i|em|strong|sup|sub|div|p|img|kbd|small|del|s|u)\b[^>]*>",
+                  "", text, flags=re.IGNORECASE)
+    text = text.replace("\\", "")
+    return text.strip()
+
+
+def _strip_emphasis(text: str) -> str:
+    text = text.strip()
+    for mark in ("***", "**", "__", "*", "_", "~~"):
+        if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
+            text = text[len(mark):-len(mark)].strip()
+    return text
+
+
+def _matching_paren(text: str, start: int) -> int:
+    depth = 0
+    quote = None
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def split_params(args: str) -> list[dict[str, Any]] | None:
+    """Parameters of a signature's argument text, or None when it is not a parameter list.
+
+    ``status[, body[, headers]]`` -> status, body (optional), headers (optional); ``x?``,
+    ``x = 1`` and ``[x]`` are optional; ``path: string`` gives a type; literals are kept as
+    written (``"unix:/path.sock"``) and ``...`` is a parameter.
+    """
+    params: list[dict[str, Any]] = []
+    depth_sq = 0
+    depth = 0
+    quote = None
+    token = ""
+    token_optional: bool | None = None  # bracket depth when the token's first character came
+    for ch in args + ",":
+        if quote:
+            token += ch
+            if ch == quote:
+                quote = None
+            continue
+        if ch == "[" and depth == 0:
+            depth_sq += 1
+        elif ch == "]" and depth == 0:
+            depth_sq = max(depth_sq - 1, 0)
+        elif ch == "," and depth == 0:
+            if token.strip():
+                param = _param_from_token(token.strip(), bool(token_optional))
+                if param is None:
+                    return None
+                params.append(param)
+            token = ""
+            token_optional = None
+        else:
+            if ch in "\"'":
+                quote = ch
+            elif ch in "({":
+                depth += 1
+            elif ch in ")}":
+                depth -= 1
+            if token_optional is None and ch.strip():
+                token_optional = depth_sq > 0
+            token += ch
+    if quote:
+        return None
+    return params
+
+
+_PARAM_TOKEN_RE = re.compile(
+    rf"^(?P<name>\.\.\.|{IDENT})(?P<q>\?)?(?:\s*:\s*(?P<type>[^=]+?))?(?:\s*=\s*(?P<default>.+))?$")
+
+
+def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
+    raw = raw.strip().strip("`").strip()
+    if raw.endswith("?") and not raw.endswith("??"):
+        pass
+    m = _PARAM_TOKEN_RE.match(raw)
+    if m:
+        name = m.group("name")  # keywords too: docs name parameters `repeat`, `end`
+        opt = optional or bool(m.group("q")) or m.group("default") is not None or name == "..."
+        param: dict[str, Any] = {"name": name, "optional": opt}
+        if m.group("type"):
+            ptype = m.group("type").strip()
+            if ptype.endswith("?"):
+                ptype = ptype[:-1]
+                param["optional"] = True
+            param["type"] = ptype
+        return param
+    # literals and tables in example-like signatures: "unix:/path.sock", {opts}, 123, name type
+    if re.match(r'^(?:"[^"]*"|\'[^\']*\'|\{.*\}|-?\d[\d.]*|true|false|nil|function\s*\(.*)$', raw,
+                re.DOTALL):
+        return {"name": raw, "optional": optional, "literal": True}
+    m = re.match(rf"^(?P<type>{IDENT}(?:\|{IDENT})*)\s+(?P<name>{IDENT})(?P<q>\?)?$", raw)
+    if m:  # "string path" (typed C-like signatures)
+        return {"name": m.group("name"), "type": m.group("type"),
+                "optional": optional or bool(m.group("q"))}
+    return None
+
+
+_ASSIGN_RE = re.compile(rf"^(?:local\s+)?(?:{IDENT}|\.\.\.)(?:\s*,\s*(?:{IDENT}|\.\.\.))*\s*=(?!=)\s*")
+
+
+def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature | None:
+    """A call signature at the start of ``text`` (after an optional ``a, b =`` assignment and
+    ``function``), e.g. ``ok, err = red:connect(host, port?)`` -> ``red:connect``."""
+    text = _strip_emphasis(_clean_inline(text)).strip().strip("`").strip()
+    text = _strip_emphasis(text)
+    if not text:
+        return None
+    text = re.sub(r"^function\s+", "", text)
+    text = _ASSIGN_RE.sub("", text, count=1)
+    m = NAME_RE.match(text)
+    if not m:
+        return None
+    name = m.group(0)
+    if name in _LUA_KEYWORDS:
+        return None
+    rest = text[m.end():]
+    spaced = rest[:1].isspace()
+    rest_stripped = rest.lstrip()
+    if not rest_stripped.startswith("("):
+        return None
+    if spaced and "." not in name and ":" not in name and not allow_spaced_bare:
+        return None  # "Example (advanced)" is prose
+    close = _matching_paren(rest_stripped, 0)
+    if close < 0:
+        return None
+    args = rest_stripped[1:close]
+    trailer = rest_stripped[close + 1:]
+    if not _TRAILER_RE.match(trailer):
+        return None
+    params = split_params(args)
+    if params is None:
+        return None
+    sig_text = f"{name}({args.strip()})"
+    return Signature(name=name, text=sig_text, params=params)
+
+
+def _is_api_name(name: str) -> bool:
+    if not _NAME_ONLY_RE.match(name) or name in _LUA_KEYWORDS:
+        return False
+    last = re.split(r"[.:]", name)[-1]
+    if ("." in name or ":" in name) and last.lower() in _FILE_EXTENSIONS:
+        return False
+    return True
+
+
+def last_segment(name: str) -> str:
+    return re.split(r"[.:]", name)[-1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Document structure
+# ------------------------------------------------------------------------------------------------
+
+_ATX_RE = re.compile(r"^ {0,3}(?P<level>#{1,6})(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT_RE = re.compile(r"^ {0,3}(?P<ch>=+|-+)[ \t]*$")
+_LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d{1,9}[.)])(?:[ \t]+(?P<body>.*)|$)")
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+    line: int  # 0-based index of the heading text line
+    end: int  # 0-based index of the first line after the heading (past a setext underline)
+
+
+@dataclass
+class Fence:
+    lang: str
+    code: str
+    start: int
+    end: int  # index past the closing fence
+
+
+def scan_structure(lines: list[str]) -> tuple[list[Heading], dict[int, Fence]]:
+    """Headings (ATX and setext) and fenced blocks (keyed by their first line index)."""
+    headings: list[Heading] = []
+    fences: dict[int, Fence] = {}
+    i = 0
+    n = len(lines)
+    prev_blank = True
+    prev_kind = "blank"  # blank | para | list | heading | fence | quote
+    while i < n:
+        line = lines[i]
+        m = _FENCE_OPEN_RE.match(line)
+        if m:
+            fence = m.group("fence")
+            info = m.group("info").strip()
+            j = i + 1
+            while j < n:
+                c = _FENCE_OPEN_RE.match(lines[j])
+                if c and c.group("fence")[0] == fence[0] and len(c.group("fence")) >= len(fence) \
+                        and not c.group("info").strip():
+                    break
+                j += 1
+            indent = len(m.group("indent"))
+            code_lines = [ln[indent:] if ln[:indent].strip() == "" else ln.lstrip()
+                          for ln in lines[i + 1:j]]
+            lang = info.split(None, 1)[0].lower().strip("{}.") if info else ""
+            fences[i] = Fence(lang, "\n".join(code_lines), i, min(j + 1, n))
+            i = min(j + 1, n)
+            prev_blank, prev_kind = False, "fence"
+            continue
+        a = _ATX_RE.match(line)
+        if a:
+            headings.append(Heading(len(a.group("level")), (a.group("text") or "").strip(), i, i + 1))
+            i += 1
+            prev_blank, prev_kind = False, "heading"
+            continue
+        if i + 1 < n and line.strip() and prev_kind in ("blank", "heading", "fence") \
+                and not line.startswith(("    ", "\t")) and not _LIST_ITEM_RE.match(line) \
+                and not line.lstrip().startswith((">", "|")):
+            s = _SETEXT_RE.match(lines[i + 1])
+            if s:
+                level = 1 if s.group("ch")[0] == "=" else 2
+                headings.append(Heading(level, line.strip(), i, i + 2))
+                i += 2
+                prev_blank, prev_kind = False, "heading"
+                continue
+        if not line.strip():
+            prev_blank, prev_kind = True, "blank"
+        elif _LIST_ITEM_RE.match(line):
+            prev_kind = "list"
+        elif line.lstrip().startswith(">"):
+            prev_kind = "quote"
+        elif prev_kind != "list" or prev_blank:
+            prev_kind = "para"
+        prev_blank = not line.strip()
+        i += 1
+    return headings, fences
+
+
+# ------------------------------------------------------------------------------------------------
+# Section bodies: labels, parameters, returns
+# ------------------------------------------------------------------------------------------------
+
+_LABELS = {
+    "params": ("parameters", "parameter", "params", "param", "arguments", "argument", "args",
+               "inputs", "input parameters"),
+    "returns": ("returns", "return", "return value", "return values", "returned values",
+                "results", "result", "return type"),
+    "usage": ("usage", "example", "examples", "sample", "samples", "usage example"),
+    "phases": ("phases", "phase", "context", "contexts"),
+    "syntax": ("syntax", "signature", "synopsis", "prototype", "declaration", "definition"),
+    "deprecated": ("deprecated",),
+    "default": ("default",),
+}
+_LABEL_KIND = {word: kind for kind, words in _LABELS.items() for word in words}
+_LABEL_INNER_RE = re.compile(r"^(?P<label>[A-Za-z][A-Za-z ]*?)\s*(?:\((?P<variant>[^)]*)\))?\s*:?\s*$")
+_EMPHASIZED_RE = re.compile(r"^(?P<mark>\*\*|__|\*|_)(?P<inner>[^*_]+?)(?P=mark)\s*(?P<rest>.*)$")
+_PLAIN_LABEL_RE = re.compile(r"^(?P<inner>[A-Za-z][A-Za-z ]*(?:\([^)]*\))?)\s*:\s*(?P<rest>.*)$")
+
+
+def _label_kind(inner: str) -> tuple[str, str | None] | None:
+    m = _LABEL_INNER_RE.match(inner.strip())
+    if not m:
+        return None
+    kind = _LABEL_KIND.get(m.group("label").strip().lower())
+    return (kind, m.group("variant")) if kind else None
+
+
+def match_label(line: str) -> tuple[str, str, str | None] | None:
+    """``(kind, rest of line, variant)`` when ``line`` opens a labelled block (``**Returns:**
+    x``, ``**Parameters**``, ``Returns (sync version):``, ``#### Parameters``), else None."""
+    s = line.strip()
+    h = re.match(r"^#{1,6}\s+(?P<text>.+?)\s*#*$", s)
+    if h:
+        found = _label_kind(_strip_emphasis(h.group("text")))
+        return (found[0], "", found[1]) if found else None
+    m = _EMPHASIZED_RE.match(s)
+    if m:
+        found = _label_kind(m.group("inner"))
+        if found:
+            rest = re.sub(r"^:\s*", "", m.group("rest").strip())
+            return found[0], rest, found[1]
+        return None
+    m = _PLAIN_LABEL_RE.match(s)
+    if m:
+        found = _label_kind(m.group("inner"))
+        if found and (not m.group("rest").strip() or found[0] in ("syntax", "deprecated", "params",
+                                                                   "returns")):
+            return found[0], m.group("rest").strip(), found[1]
+    return None
+
+
+_SYNTAX_INLINE_RE = re.compile(r"^\s*`\s*syntax\s*:\s*(?P<sig>.+?)\s*`\s*$", re.IGNORECASE)
+_METHOD_FORM_RE = re.compile(r"^\s*>\s*method form\s+`(?P<sig>[^`]+)`", re.IGNORECASE)
+_LINK_DEF_RE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+\s*$")
+_CODE_SPAN_RE = re.compile(r"`([^`]+)`")
+_DEPRECATED_TEXT_RE = re.compile(
+    r"(?:^\s*(?:\*\*|__)?deprecated\b|\b(?:is|are|has been|now|was)\s+deprecated\b|"
+    r"@deprecated\b|\(deprecated\))", re.IGNORECASE)
+
+
+def _param_from_item(text: str) -> dict[str, Any] | None:
+    """One parameter bullet in the common spellings, or None when it names no parameter.
+
+    `` `name`: `type` or `nil` (note) `` · ``**name** (`type`, _optional_): desc`` ·
+    ``name (type): desc`` · ``name - desc`` · ``[name] (type) desc`` · ``name? type desc``.
+    """
+    text = text.strip()
+    m = re.match(
+        rf"^(?:\*\*|__|\*|_)?`?(?P<ob>\[)?(?P<name>\.\.\.|{IDENT}(?:\.{IDENT})*)(?P<cb>\])?(?P<q>\?)?`?"
+        r"(?:\*\*|__|\*|_)?(?P<rest>.*)$", text, re.DOTALL)
+    if not m:
+        return None
+    name = m.group("name")
+    rest = m.group("rest")
+    if rest and rest[:1] not in " \t:(-—–," and not rest.startswith("\n"):
+        return None  # the item starts with a word that is not a name ("This param...")
+    optional = bool(m.group("ob") or m.group("q"))
+    ptype = None
+    rest = rest.strip()
+    meta = re.match(r"^\((?P<meta>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*", rest)
+    if meta:
+        parts = [p.strip().strip("`_* ") for p in meta.group("meta").split(",")]
+        types = []
+        for part in parts:
+            if "optional" in part.lower():
+                optional = True
+            elif part.lower() in ("required",):
+                pass
+            elif part:
+                types.append(part.replace("`", ""))
+        if types:
+            ptype = ", ".join(types)
+        rest = rest[meta.end():]
+    rest = re.sub(r"^\s*(?::|-|—|–)\s*", "", rest)
+    if ptype is None:
+        t = re.match(r"^((?:`[^`]+`(?:\s*(?:or|\||,|for sub-type of|of)\s*)?)+)(?P<after>.*)$",
+                     rest, re.DOTALL)
+        if t:
+            ptype = re.sub(r"\s+", " ", t.group(1).replace("`", "")).strip().rstrip(",")
+            rest = t.group("after")
+    description = re.sub(r"\s+", " ", rest.replace("\n", " ")).strip()
+    description = re.sub(r"^[:\-—–]\s*", "", description)
+    if re.match(r"^\(?\s*_?optional_?\s*\)?[.,:]?(\s|$)", description, re.IGNORECASE):
+        optional = True
+    if ptype and (ptype.endswith("?") or ptype.startswith("?")
+                  or re.search(r"\boptional\b", ptype, re.IGNORECASE)):
+        optional = True
+        ptype = re.sub(r"^\?|\?$|,?\s*\boptional\b", "", ptype, flags=re.IGNORECASE).strip() or None
+    return {"name": name, "type": ptype, "description": description, "optional": optional}
+
+
+def _return_from_item(text: str, variant: str | None = None) -> dict[str, Any]:
+    text = re.sub(r"\s+", " ", text.replace("\n", " ")).strip()
+    rtype = None
+    t = re.match(r"^((?:`[^`]+`(?:\s*(?:or|\||,)\s*)?)+)(?P<after>.*)$", text)
+    if t:
+        rtype = re.sub(r"\s+", " ", t.group(1).replace("`", "")).strip().rstrip(",").strip()
+        text = t.group("after")
+    else:
+        t = re.match(r"^(?:\*\*|__)?(?P<type>[A-Za-z_][\w.|]*(?:\[\])?)(?:\*\*|__)?\s*[:\-—–]\s+(?P<after>.*)$",
+                     text)
+        if t and t.group("type").lower() in _KNOWN_TYPES:
+            rtype = t.group("type")
+            text = t.group("after")
+    description = re.sub(r"^[:\-—–]\s*", "", text.strip())
+    entry: dict[str, Any] = {"type": rtype, "description": description}
+    if variant:
+        entry["variant"] = variant
+    return entry
+
+
+_KNOWN_TYPES = frozenset("nil boolean bool number integer int float string table function "
+                         "userdata thread any mixed void object array".split())
+
+
+def _parse_items(lines: list[str]) -> list[tuple[int, str]]:
+    """Bullet items of a list block as ``(indent, text)`` with continuation lines joined."""
+    items: list[tuple[int, str]] = []
+    for line in lines:
+        m = _LIST_ITEM_RE.match(line)
+        if m:
+            items.append((len(m.group("indent").expandtabs(4)), m.group("body") or ""))
+        elif items and line.strip():
+            indent, text = items[-1]
+            items[-1] = (indent, text + "\n" + line.strip())
+    return items
+
+
+def _table_rows(lines: list[str]) -> list[dict[str, str]]:
+    rows = [ln.strip().strip("|").split("|") for ln in lines if ln.strip().startswith("|")]
+    if len(rows) < 2:
+        return []
+    header = [c.strip().strip("*_`").lower() for c in rows[0]]
+    body = [r for r in rows[1:] if not re.match(r"^[\s:|-]+$", "|".join(r))]
+    return [dict(zip(header, (c.strip() for c in row))) for row in body]
+
+
+def _paragraphs(lines: list[str]) -> str:
+    paras: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            if current:
+                paras.append(" ".join(current))
+                current = []
+            continue
+        if _LIST_ITEM_RE.match(line):
+            if current:
+                paras.append(" ".join(current))
+            current = [stripped]
+            continue
+        current.append(stripped)
+    if current:
+        paras.append(" ".join(current))
+    return "\n\n".join(p for p in paras if p)
+
+
+# ------------------------------------------------------------------------------------------------
+# Extraction
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """An API entry found in a document (a record, a directive to reject, or a duplicate)."""
+
+    record: dict[str, Any]
+    reject: str | None = None
+
+
+@dataclass
+class Document:
+    entries: list[Entry] = field(default_factory=list)
+    headings: int = 0
+    prose: int = 0
+
+
+_SIG_LINE_RE = re.compile(
+    r"^\s*(?:[*_]{0,2}(?:syntax|signature|usage|synopsis|prototype)[*_]{0,2}\s*:?\s*[*_]{0,2}\s*:?)"
+    r"\s*(?P<sig>.+?)\s*$", re.IGNORECASE)
+
+
+def _signature_lines(body: list[str], fences: dict[int, Fence], offset: int, limit: int = 14
+                     ) -> Iterator[tuple[str, str, int]]:
+    """Candidate signature texts near the top of a section: ``(kind, text, line index)`` where
+    kind is ``syntax`` (a labelled syntax line), ``code`` (a line that is one code span, or
+    the first line of a fenced block) or ``plain``."""
+    seen = 0
+    i = 0
+    while i < len(body) and seen < limit:
+        line = body[i]
+        idx = offset + i
+        if idx in fences:
+            fence = fences[idx]
+            first = next((ln for ln in fence.code.split("\n") if ln.strip()), "")
+            if first:
+                yield "code", first, idx
+            i += fence.end - fence.start
+            seen += 1
+            continue
+        if not line.strip():
+            i += 1
+            continue
+        seen += 1
+        inline = _SYNTAX_INLINE_RE.match(line)
+        if inline:
+            yield "syntax", inline.group("sig"), idx
+        else:
+            label = match_label(line)
+            if label and label[0] == "syntax" and label[1]:
+                yield "syntax", _strip_emphasis(label[1]), idx
+            elif re.match(r"^\s*`[^`]+`\s*$", line):
+                yield "code", line.strip().strip("`"), idx
+            elif _ATX_RE.match(line):
+                return
+            else:
+                yield "plain", line.strip(), idx
+        i += 1
+
+
+def _directive_like(text: str, name: str) -> bool:
+    """``lua_code_cache on | off``, ``content_by_lua_block { ... }``: an nginx directive."""
+    text = _strip_emphasis(_clean_inline(text)).strip("`* ")
+    m = re.match(rf"^{re.escape(name)}(?P<rest>\s+\S.*|\s*[{{;<].*|\s*)$", text)
+    return bool(m) and "(" not in text.split()[0]
+
+
+class _Extractor:
+    def __init__(self, *, heading_level: int | None, roots: list[str], method_forms: str,
+                 source_name: str) -> None:
+        self.heading_level = heading_level
+        self.roots = roots
+        self.method_forms = method_forms
+        self.source_name = source_name
+
+    def _qualify(self, name: str) -> str:
+        if self.roots and "." not in name and ":" not in name:
+            return f"{self.roots[0]}.{name}"
+        return name
+
+    def extract(self, text: str) -> Document:
+        lines = prepare_lines(text)
+        headings, fences = scan_structure(lines)
+        doc = Document(headings=len(headings))
+        api_at: dict[int, tuple[str, Signature | None, str | None]] = {}
+        for h in headings:
+            decision = self._classify(h, headings, lines, fences)
+            if decision is None:
+                doc.prose += 1
+            else:
+                api_at[h.line] = decision
+        section_stack: list[Heading] = []
+        for k, h in enumerate(headings):
+            while section_stack and section_stack[-1].level >= h.level:
+                section_stack.pop()
+            if h.line not in api_at:
+                if not _is_label_heading(h.text):
+                    section_stack.append(h)
+                continue
+            end = len(lines)
+            for nxt in headings[k + 1:]:
+                if nxt.line in api_at or (nxt.level <= h.level):
+                    end = nxt.line
+                    break
+            name, sig, reject = api_at[h.line]
+            section = _clean_inline(section_stack[-1].text).replace("`", "") if section_stack else None
+            record = self._record(h, name, sig, lines, fences, h.end, end, section)
+            doc.entries.append(Entry(record, reject))
+        return doc
+
+    def _classify(self, h: Heading, headings: list[Heading], lines: list[str],
+                  fences: dict[int, Fence]) -> tuple[str, Signature | None, str | None] | None:
+        """``(name, signature, reject reason)`` for an API heading, None for prose."""
+        if self.heading_level is not None and h.level != self.heading_level:
+            return None
+        raw = _clean_inline(h.text)
+        if not raw or _is_label_heading(raw):
+            return None
+        candidates = [c for c in _CODE_SPAN_RE.findall(raw)]
+        spanned = bool(candidates)
+        candidates.append(raw.replace("`", ""))
+        for cand in candidates:
+            sig = parse_signature(cand, allow_spaced_bare=spanned)
+            if sig is not None and _is_api_name(sig.name):
+                if len(candidates) > 1 and cand == candidates[-1] and not raw.lstrip().startswith(
+                        ("`", sig.name)):
+                    continue
+                return self._qualify(sig.name), sig, None
+        plain = _strip_emphasis(raw.replace("`", "")).strip()
+        plain = re.sub(r"\s*\(\s*\)$", "", plain)
+        deprecated_mark = re.search(r"\s*\(deprecated\)\s*$", plain, re.IGNORECASE)
+        if deprecated_mark:
+            plain = plain[: deprecated_mark.start()]
+        if not _is_api_name(plain):
+            return None
+        # a name-only heading: look for its signature line
+        body_end = next((x.line for x in headings if x.line > h.line), len(lines))
+        body = lines[h.end:body_end]
+        directive_hint = any(re.match(r"^\s*\**(?:context|default|phase)\**\s*:", ln, re.IGNORECASE)
+                             for ln in body[:12])
+        for kind, text, _idx in _signature_lines(body, fences, h.end):
+            if kind == "plain" and not re.match(rf"^[\w.:, ]*=?\s*[\w.:]*{re.escape(last_segment(plain))}\s*\(",
+                                               text):
+                continue
+            sig = parse_signature(text, allow_spaced_bare=True)
+            if sig is not None and last_segment(sig.name) == last_segment(plain) and \
+                    _is_api_name(sig.name):
+                name = sig.name if ("." in sig.name or ":" in sig.name or "." not in plain) else plain
+                return self._qualify(name), sig, None
+            if kind == "syntax":
+                if _directive_like(text, plain) and "." not in plain and ":" not in plain:
+                    return plain, None, "nginx directive, not a Lua function"
+                field_name = _field_from_syntax(text, plain)
+                if field_name:
+                    return self._qualify(field_name), Signature(field_name, _clean_syntax(text), [],
+                                                                has_call=False), None
+        if directive_hint and "." not in plain and ":" not in plain:
+            return None
+        if "." in plain or ":" in plain:
+            return self._qualify(plain), None, None  # a documented field or table
+        if self.heading_level is not None:
+            return self._qualify(plain), None, None
+        return None
+
+    def _record(self, h: Heading, name: str, sig: Signature | None, lines: list[str],
+                fences: dict[int, Fence], start: int, end: int, section: str | None) -> dict:
+        params: list[dict[str, Any]] = []
+        returns: list[dict[str, Any]] = []
+        examples: list[str] = []
+        desc_lines: list[str] = []
+        extra: dict[str, Any] = {}
+        aliases: list[dict[str, str]] = []
+        deprecated = bool(re.search(r"deprecated", h.text, re.IGNORECASE) or "~~" in h.text)
+        deprecation_note = None
+        signatures: list[str] = []
+        mode = "description"
+        variant: str | None = None
+        block: list[str] = []
+
+        def flush() -> None:
+            nonlocal block
+            if mode == "params":
+                params.extend(self._params_block(block))
+            elif mode == "returns":
+                returns.extend(self._returns_block(block, variant))
+            elif mode == "phases":
+                items = [t for _, t in _parse_items(block)] or [" ".join(x.strip() for x in block)]
+                phases = [p.strip(" *_`") for t in items for p in re.split(r",\s*", t) if p.strip(" *_`")]
+                if phases:
+                    extra.setdefault("phases", []).extend(phases)
+            elif mode in ("description", "usage", "default"):
+                desc_lines.extend(block)
+            block = []
+
+        i = start
+        while i < end:
+            line = lines[i]
+            if i in fences:
+                fence = fences[i]
+                if fence.lang in ("lua", "luajit", "lua5.1", "lua54", "moonscript", "") and fence.code.strip():
+                    if fence.lang or _compiles(fence.code):
+                        examples.append(fence.code.rstrip() + "\n")
+                i = fence.end
+                continue
+            if _LINK_DEF_RE.match(line):
+                i += 1
+                continue
+            mf = _METHOD_FORM_RE.match(line)
+            if mf:
+                form = parse_signature(mf.group("sig"))
+                if form is not None:
+                    aliases.append({"name": form.name, "signature": form.text})
+                i += 1
+                continue
+            inline_syntax = _SYNTAX_INLINE_RE.match(line)
+            label = None if inline_syntax else match_label(line)
+            if inline_syntax or (label and label[0] == "syntax"):
+                flush()
+                mode = "syntax"
+                text = inline_syntax.group("sig") if inline_syntax else label[1]
+                if text:
+                    signatures.append(_clean_syntax(text))
+                i += 1
+                continue
+            if label:
+                kind, rest, var = label
+                flush()
+                if kind == "deprecated":
+                    deprecated = True
+                    deprecation_note = re.sub(r"^[*_:\s]+", "", rest).strip() or None
+                    mode = "description"
+                    i += 1
+                    continue
+                mode, variant = kind, var
+                if rest:
+                    if kind == "returns":
+                        if re.match(r"^(?:nothing|none|no value|nil)\.?$", rest.strip(), re.IGNORECASE):
+                            extra["returns_nothing"] = True
+                        else:
+                            returns.append(_return_from_item(rest, variant))
+                    elif kind == "params":
+                        p = _param_from_item(rest)
+                        if p:
+                            params.append(p)
+                    elif kind == "phases":
+                        block.append(rest)
+                    elif kind == "default":
+                        extra["default"] = _strip_emphasis(rest)
+                    if kind != "phases":
+                        mode = "description"  # an inline value closes the block
+                i += 1
+                continue
+            if mode == "syntax":
+                if line.strip() and not _LIST_ITEM_RE.match(line):
+                    s = _strip_emphasis(line.strip())
+                    if parse_signature(s, allow_spaced_bare=True):
+                        signatures.append(_clean_syntax(s))
+                        i += 1
+                        continue
+                    mode = "description"
+                elif not line.strip():
+                    i += 1
+                    continue
+                else:
+                    mode = "description"
+            if mode in ("params", "returns", "phases"):
+                # a labelled list ends at a blank line followed by text that is not a list item
+                # or an indented continuation
+                if not line.strip():
+                    j = i + 1
+                    while j < end and not lines[j].strip():
+                        j += 1
+                    nxt = lines[j] if j < end else ""
+                    if j >= end or not (_LIST_ITEM_RE.match(nxt) or nxt.startswith(("  ", "\t"))
+                                        or nxt.lstrip().startswith("|")) or j in fences:
+                        flush()
+                        mode = "description"
+                    i += 1
+                    continue
+                if block and not _LIST_ITEM_RE.match(line) and not line.startswith((" ", "\t")) \
+                        and not line.lstrip().startswith("|") and mode != "phases" \
+                        and not _LIST_ITEM_RE.match(block[-1]) and not block[-1].startswith((" ", "\t")):
+                    flush()
+                    mode = "description"
+                block.append(line)
+                i += 1
+                continue
+            if line.strip() and _DEPRECATED_TEXT_RE.search(line) and deprecation_note is None:
+                deprecated = True
+                deprecation_note = re.sub(r"^[*_>\s]*(?:deprecated)?[*_:\s]*", "", line.strip(),
+                                          flags=re.IGNORECASE) or None
+            sub = _ATX_RE.match(line)
+            if sub:
+                flush()
+                mode = "description"
+                i += 1
+                continue
+            block.append(line.lstrip(">").rstrip() if line.lstrip().startswith(">") else line)
+            i += 1
+        flush()
+
+        kind = sig.kind if sig is not None and sig.has_call else ("method" if ":" in name else "field")
+        signature = sig.text if sig is not None else name
+        if sig is not None and sig.has_call and name != sig.name:
+            signature = name + sig.text[len(sig.name):]
+        params = _merge_params(sig.params if sig is not None and sig.has_call else [], params)
+        description = _paragraphs(desc_lines)
+        record: dict[str, Any] = {
+            "name": name,
+            "kind": kind,
+            "signature": signature,
+            "params": params,
+            "returns": returns,
+            "description": description,
+            "examples": examples,
+            "deprecated": deprecated,
+            "source": {"file": self.source_name, "line": h.line + 1},
+        }
+        if deprecation_note and deprecated:
+            record["deprecation"] = deprecation_note
+        if section:
+            record["section"] = section
+        if aliases:
+            record["aliases"] = aliases
+        extra_sigs = [s for s in signatures[1:]] if signatures else []
+        if extra_sigs:
+            record["signatures"] = [signature, *extra_sigs]
+        record.update(extra)
+        return record
+
+    def _params_block(self, block: list[str]) -> list[dict[str, Any]]:
+        if any(ln.lstrip().startswith("|") for ln in block):
+            out = []
+            for row in _table_rows(block):
+                pname = next((row[k] for k in ("name", "parameter", "param", "argument", "arg")
+                              if row.get(k)), None)
+                if not pname:
+                    continue
+                p = _param_from_item(pname) or {"name": pname.strip("`*_ "), "optional": False}
+                ptype = next((row[k] for k in ("type", "types") if row.get(k)), None)
+                if ptype:
+                    p["type"] = ptype.replace("`", "").strip()
+                descr = next((row[k] for k in ("description", "desc", "meaning") if row.get(k)), "")
+                if descr:
+                    p["description"] = descr
+                if "optional" in (row.get("optional", "") + row.get("required", "")).lower() or \
+                        row.get("required", "").lower() in ("no", "false"):
+                    p["optional"] = True
+                p.setdefault("type", None)
+                p.setdefault("description", "")
+                out.append(p)
+            return out
+        items = _parse_items(block)
+        if not items:
+            return []
+        top = min(indent for indent, _ in items)
+        out: list[dict[str, Any]] = []
+        for indent, text in items:
+            if indent > top and out:
+                sub = re.sub(r"\s+", " ", text.replace("\n", " ")).replace("`", "").strip()
+                out[-1]["description"] = (out[-1]["description"] + ("; " if out[-1]["description"] else "")
+                                          + sub).strip()
+                continue
+            p = _param_from_item(text)
+            if p is not None:
+                out.append(p)
+        return out
+
+    def _returns_block(self, block: list[str], variant: str | None) -> list[dict[str, Any]]:
+        items = _parse_items(block)
+        if not items:
+            text = " ".join(ln.strip() for ln in block if ln.strip())
+            return [_return_from_item(text, variant)] if text else []
+        top = min(indent for indent, _ in items)
+        out: list[dict[str, Any]] = []
+        for indent, text in items:
+            if indent > top and out:
+                out[-1]["description"] = (out[-1]["description"] + " " + text.replace("`", "")).strip()
+                continue
+            out.append(_return_from_item(text, variant))
+        return out
+
+
+def _is_label_heading(text: str) -> bool:
+    t = _strip_emphasis(_clean_inline(text)).strip().rstrip(":").lower()
+    return t in _LABEL_KIND or t in ("note", "notes", "see also", "errors", "remarks", "description")
+
+
+def _clean_syntax(text: str) -> str:
+    text = _strip_emphasis(_clean_inline(text)).strip().strip("`").strip()
+    return _strip_emphasis(text)
+
+
+def _field_from_syntax(text: str, heading_name: str) -> str | None:
+    """``val = ngx.arg[index]`` / ``ngx.var.VAR_NAME`` under heading ``ngx.arg``: a field."""
+    s = _ASSIGN_RE.sub("", _clean_syntax(text), count=1)
+    m = NAME_RE.match(s)
+    if m and (m.group(0) == heading_name or last_segment(m.group(0)) == last_segment(heading_name)
+              or m.group(0).startswith(heading_name + ".")):
+        return heading_name if ("." in heading_name or ":" in heading_name) else m.group(0)
+    return None
+
+
+def _merge_params(sig_params: list[dict[str, Any]], documented: list[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """Documented parameters (names, types, descriptions) with optional flags from the
+    signature (``[x]``, ``x?``); signature-only parameters fill in when nothing is documented."""
+    by_name = {p["name"]: p for p in sig_params}
+    if not documented:
+        return [{"name": p["name"], "type": p.get("type"), "description": "",
+                 "optional": bool(p.get("optional"))} for p in sig_params if not p.get("literal")]
+    out: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for p in documented:
+        if p["name"] in seen:  # one parameter listed twice (per-version variants)
+            seen[p["name"]]["optional"] = seen[p["name"]]["optional"] or bool(p.get("optional"))
+            continue
+        merged = {"name": p["name"], "type": p.get("type"), "description": p.get("description", ""),
+                  "optional": bool(p.get("optional"))}
+        s = by_name.get(p["name"])
+        if s is not None:
+            merged["optional"] = merged["optional"] or bool(s.get("optional"))
+            if merged["type"] is None and s.get("type"):
+                merged["type"] = s["type"]
+        elif merged["type"] and re.search(r"\bnil\b|\?$", merged["type"]) and not sig_params:
+            merged["optional"] = True
+        seen[p["name"]] = merged
+        out.append(merged)
+    return out
+
+
+def _compiles(code: str) -> bool:
+    from luacoder_core.lua import check_syntax
+
+    return check_syntax(code).ok
+
+
+def _richness(record: dict) -> tuple:
+    return (len(record.get("params") or []), len(record.get("returns") or []),
+            len(record.get("examples") or []), len(record.get("description") or ""))
+
+
+def extract_api(text: str, *, source: str = "<text>", heading_level: int | None = None,
+                roots: Iterable[str] = (), method_forms: str = "attach") -> list[dict[str, Any]]:
+    """The API records of one markdown text (duplicates by name kept: first the richest)."""
+    doc = _Extractor(heading_level=heading_level, roots=list(roots), method_forms=method_forms,
+                     source_name=source).extract(text)
+    return [e.record for e in doc.entries if e.reject is None]
+
+
+def finalize_kinds(records: list[dict[str, Any]]) -> None:
+    """A documented field whose name prefixes other documented names is a module."""
+    prefixes = set()
+    for r in records:
+        name = r["name"]
+        for m in re.finditer(r"[.:]", name):
+            prefixes.add(name[: m.start()])
+    for r in records:
+        if r.get("kind") == "field" and r["name"] in prefixes:
+            r["kind"] = "module"
+
+
+def _expand_inputs(inputs: list[str]) -> list[Path]:
+    paths: list[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if any(ch in raw for ch in "*?[") and not path.exists():
+            matches = sorted(Path().glob(raw)) if not path.is_absolute() else sorted(
+                Path(path.anchor).glob(str(path.relative_to(path.anchor))))
+            if not matches:
+                raise InputError("no file matches this pattern", file=raw)
+            paths.extend(matches)
+        elif path.is_dir():
+            paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in (".md", ".markdown")))
+        elif not path.exists():
+            raise InputError("file not found", file=raw)
+        else:
+            paths.append(path)
+    return paths
+
+
+def read_markdown(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 (byte 0x{data[exc.start]:02x})", file=str(path),
+                         line=line) from exc
+
+
+class MarkdownApiConverter(Converter):
+    """An API reference in markdown (files, folders, globs) -> API records."""
+
+    summary = "API reference markdown (files, folders, globs) -> API records."
+    output_kind = "api"
+
+    def params(self) -> list[click.Parameter]:
+        return [
+            click.Option(["--heading-level"], type=click.IntRange(1, 6), default=None,
+                         help="Only headings of this level are API entries (default: any level; "
+                              "a heading is an entry when it holds a signature, a dotted name, or a "
+                              "name followed by a signature line)."),
+            click.Option(["--root"], "roots", multiple=True,
+                         help="Module name that bare names are qualified with (`new` -> "
+                              "ROOT.new), for references that write functions without their "
+                              "module. Repeatable; the first one qualifies."),
+            click.Option(["--method-forms"], type=click.Choice(["attach", "records"]),
+                         default="attach", show_default=True,
+                         help="`> method form obj:m()` aliases: keep them in the record's "
+                              "`aliases`, or also write each as a `method` record."),
+            click.Option(["--keep-duplicates"], is_flag=True,
+                         help="Keep every entry of a name documented twice (e.g. per-version "
+                              "variants); by default the richest one is kept and the rest "
+                              "counted as duplicates."),
+            *common_params(),
+        ]
+
+    def run(self, inputs: list[str], output: str, *, heading_level: int | None = None,
+            roots: tuple[str, ...] = (), method_forms: str = "attach",
+            keep_duplicates: bool = False, **options: Any):
+        paths = _expand_inputs(inputs)
+        docs: list[tuple[Path, Document]] = []
+        for path in paths:
+            text = read_markdown(path)
+            docs.append((path, _Extractor(heading_level=heading_level, roots=list(roots),
+                                          method_forms=method_forms,
+                                          source_name=str(path)).extract(text)))
+        out = open_output(output, kind="api", name="markdown-api", options=options)
+        with out:
+            chosen: dict[str, dict] = {}
+            order: list[dict] = []
+            for _path, doc in docs:
+                for entry in doc.entries:
+                    record = entry.record
+                    if entry.reject:
+                        continue
+                    order.append(record)
+                    if method_forms == "records":
+                        for alias in record.get("aliases", []):
+                            order.append({"name": alias["name"], "kind": "method",
+                                          "signature": alias["signature"],
+                                          "params": record["params"][1:] if record["params"] else [],
+                                          "returns": record["returns"],
+                                          "description": record["description"], "examples": [],
+                                          "deprecated": record["deprecated"],
+                                          "alias_of": record["name"], "source": record["source"]})
+            finalize_kinds(order)
+            for record in order:
+                best = chosen.get(record["name"])
+                if best is None or _richness(record) > _richness(best):
+                    chosen[record["name"]] = record
+            for _path, doc in docs:
+                for entry in doc.entries:
+                    if entry.reject:
+                        out.count_read()
+                        out.reject(entry.record, entry.reject, entry.record["source"])
+            for record in order:
+                out.count_read()
+                if record is not chosen[record["name"]] and not keep_duplicates:
+                    out.count_duplicate(kind="same name")
+                    continue
+                out.write(record, record["source"])
+            out.summary.extra["headings"] = sum(d.headings for _, d in docs)
+            out.summary.extra["prose_headings"] = sum(d.prose for _, d in docs)
+            out.summary.extra["files"] = len(docs)
+        return out.summary
