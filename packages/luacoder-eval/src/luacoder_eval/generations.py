@@ -38,11 +38,15 @@ class Generations:
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        value = json.dumps(value, ensure_ascii=False)
+    elif not isinstance(value, str):
+        value = str(value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON "\ud800": not text any tool can print
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -162,10 +162,12 @@ local function sandbox_write(...)
   end
 end
 
--- a table whose missing fields are sandbox violations (io.open, os.execute, debug.getinfo, ...)
+-- a table whose missing fields are sandbox violations (io.open, os.execute, debug.getinfo, ...),
+-- and that cannot be given new ones (package.cpath = ...)
 local function guarded(name, allowed)
   return _setmetatable(allowed, {
     __index = function(_, k) violation(name .. "." .. _tostring(k)) end,
+    __newindex = function(_, k) violation("setting " .. name .. "." .. _tostring(k)) end,
     __metatable = false,
   })
 end
