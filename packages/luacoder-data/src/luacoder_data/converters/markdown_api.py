@@ -85,7 +85,8 @@ _LUA_KEYWORDS = frozenset(
     "then true until while".split())
 _FILE_EXTENSIONS = frozenset("md markdown lua txt json html htm js py c h cpp conf yaml yml sh so "
                              "dll rockspec toml ini cfg xml csv rst org".split())
-_TRAILER_RE = re.compile(r"^(?:$|->|→|:|—|–|-\s|;|,|\s+(?:->|→|—|–|-|returns?\b))")
+_TRAILER_RE = re.compile(r"^(?:$|->|→|:|—|–|-\s|;|,|\s+(?:->|→|—|–|-|returns?\b)|"
+                         r"\s*\([^()]*\)\s*$|\s*\[[^\]]*\]\s*$)")
 
 
 @dataclass
@@ -1044,7 +1045,7 @@ class MarkdownApiConverter(Converter):
                          help="Only headings of this level are API entries (default: any level; "
                               "a heading is an entry when it holds a signature, a dotted name, or a "
                               "name followed by a signature line)."),
-            click.Option(["--root"], "roots", multiple=True,
+            click.Option(["--root", "roots"], multiple=True,
                          help="Module name that bare names are qualified with (`new` -> "
                               "ROOT.new), for references that write functions without their "
                               "module. Repeatable; the first one qualifies."),
