@@ -280,7 +280,8 @@ def _unified_schema(paths: list[Path]):
     schema = None
     for path in paths:
         for batch in _iter_jsonl_batches(path):
-            batch_schema = pa.Table.from_pylist(batch).schema
+            keys = dict.fromkeys(k for record in batch for k in record)  # from_pylist reads row 1
+            batch_schema = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in batch]).schema
             try:
                 schema = batch_schema if schema is None else pa.unify_schemas(
                     [schema, batch_schema], promote_options="permissive")
