@@ -9,7 +9,6 @@ import subprocess
 from math import comb
 
 import pytest
-
 from luacoder_eval.metrics.pass_at_k import pass_at_k
 
 

@@ -7,7 +7,6 @@ import os
 import time
 
 import pytest
-
 from luacoder_eval.sandbox import Limits, run_program, run_programs
 
 TIMEOUT = 0.5

@@ -53,7 +53,7 @@ def chat_loop(model: Any, tokenizer: Any, *, system_prompt: str | None = None,
             kwargs.update(temperature=None, top_p=None, top_k=None)
         errors: list[BaseException] = []
 
-        def run() -> None:
+        def run(kwargs=kwargs, errors=errors, streamer=streamer) -> None:
             try:
                 with torch.inference_mode():
                     model.generate(**kwargs)

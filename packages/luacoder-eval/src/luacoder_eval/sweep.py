@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
-from luacoder_core.errors import ConfigError, InputError
+from luacoder_core.errors import ConfigError
 
 from luacoder_eval.models import STEP_RE, luacoder_meta, model_problem
 
