@@ -289,3 +289,14 @@ def test_kong_pdk_reference(run, jsonl, shared_data, tmp_path):
     assert by_name["kong.ctx.shared"]["kind"] == "field"
     assert not any("{%" in r["description"] or "if_version" in r["description"] for r in records)
     assert not any(r["source"]["file"].endswith("NOTES.md") for r in records)
+
+
+def test_method_forms_as_records(run, jsonl, tmp_path):
+    doc = tmp_path / "styles.md"
+    doc.write_text(STYLES, encoding="utf-8")
+    out = tmp_path / "api.jsonl"
+    run("data", "convert", "markdown-api", doc, "-o", out, "--method-forms", "records", ok=True)
+    records = {r["name"]: r for r in jsonl[1](out)}
+    alias = records["file:open"]
+    assert alias["kind"] == "method" and alias["alias_of"] == "demo.open"
+    assert [p["name"] for p in alias["params"]] == ["flags", "mode"]

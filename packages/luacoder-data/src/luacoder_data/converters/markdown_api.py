@@ -1033,6 +1033,15 @@ def read_markdown(path: Path) -> str:
                          line=line) from exc
 
 
+def _alias_records(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """``> method form obj:m()`` aliases as ``method`` records (``--method-forms records``)."""
+    return [{"name": alias["name"], "kind": "method", "signature": alias["signature"],
+             "params": record["params"][1:] if record["params"] else [],
+             "returns": record["returns"], "description": record["description"], "examples": [],
+             "deprecated": record["deprecated"], "alias_of": record["name"],
+             "source": record["source"]} for alias in record.get("aliases", [])]
+
+
 class MarkdownApiConverter(Converter):
     """An API reference in markdown (files, folders, globs) -> API records."""
 
@@ -1064,48 +1073,43 @@ class MarkdownApiConverter(Converter):
             roots: tuple[str, ...] = (), method_forms: str = "attach",
             keep_duplicates: bool = False, **options: Any):
         paths = _expand_inputs(inputs)
-        docs: list[tuple[Path, Document]] = []
-        for path in paths:
-            text = read_markdown(path)
-            docs.append((path, _Extractor(heading_level=heading_level, roots=list(roots),
-                                          method_forms=method_forms,
-                                          source_name=str(path)).extract(text)))
         out = open_output(output, kind="api", name="markdown-api", options=options)
+        headings = prose = 0
+        seen_names: set[str] = set()
         with out:
-            chosen: dict[str, dict] = {}
-            order: list[dict] = []
-            for _path, doc in docs:
-                for entry in doc.entries:
-                    record = entry.record
-                    if entry.reject:
-                        continue
-                    order.append(record)
-                    if method_forms == "records":
-                        for alias in record.get("aliases", []):
-                            order.append({"name": alias["name"], "kind": "method",
-                                          "signature": alias["signature"],
-                                          "params": record["params"][1:] if record["params"] else [],
-                                          "returns": record["returns"],
-                                          "description": record["description"], "examples": [],
-                                          "deprecated": record["deprecated"],
-                                          "alias_of": record["name"], "source": record["source"]})
-            finalize_kinds(order)
-            for record in order:
-                best = chosen.get(record["name"])
-                if best is None or _richness(record) > _richness(best):
-                    chosen[record["name"]] = record
-            for _path, doc in docs:
+            # one file in memory at a time: a name documented again in a later file is a
+            # duplicate of the first file's record; within a file the richest one is kept
+            for path in paths:
+                doc = _Extractor(heading_level=heading_level, roots=list(roots),
+                                 method_forms=method_forms,
+                                 source_name=str(path)).extract(read_markdown(path))
+                headings += doc.headings
+                prose += doc.prose
+                order: list[dict] = []
                 for entry in doc.entries:
                     if entry.reject:
                         out.count_read()
                         out.reject(entry.record, entry.reject, entry.record["source"])
-            for record in order:
-                out.count_read()
-                if record is not chosen[record["name"]] and not keep_duplicates:
-                    out.count_duplicate(kind="same name")
-                    continue
-                out.write(record, record["source"])
-            out.summary.extra["headings"] = sum(d.headings for _, d in docs)
-            out.summary.extra["prose_headings"] = sum(d.prose for _, d in docs)
-            out.summary.extra["files"] = len(docs)
+                        continue
+                    order.append(entry.record)
+                    if method_forms == "records":
+                        order.extend(_alias_records(entry.record))
+                finalize_kinds(order)
+                chosen: dict[str, dict] = {}
+                for record in order:
+                    best = chosen.get(record["name"])
+                    if best is None or _richness(record) > _richness(best):
+                        chosen[record["name"]] = record
+                for record in order:
+                    out.count_read()
+                    name = record["name"]
+                    duplicate = record is not chosen[name] or name in seen_names
+                    if duplicate and not keep_duplicates:
+                        out.count_duplicate(kind="same name")
+                        continue
+                    out.write(record, record["source"])
+                seen_names.update(chosen)
+            out.summary.extra["headings"] = headings
+            out.summary.extra["prose_headings"] = prose
+            out.summary.extra["files"] = len(paths)
         return out.summary
