@@ -51,6 +51,7 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*")
+    warnings.filterwarnings("ignore", message=".*all_gather_into_tensor.*deprecated.*")
 
 
 def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dry_run: bool) -> Any:
