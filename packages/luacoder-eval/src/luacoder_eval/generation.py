@@ -26,6 +26,8 @@ class GenSettings:
     #: format prompts with the tokenizer's chat template (report type ``markdown``)
     chat: bool = False
     system_prompt: str | None = None
+    #: force at least this many new tokens (fixed shapes for benchmarks); None: stop at eos
+    min_new_tokens: int | None = None
 
 
 @dataclass
@@ -111,6 +113,8 @@ def generate(model: Any, tokenizer: Any, prompts: list[Any], settings: GenSettin
         prompt_len = enc["input_ids"].shape[1]
         kwargs: dict[str, Any] = dict(max_new_tokens=settings.max_new_tokens, do_sample=do_sample,
                                       pad_token_id=pad_id, eos_token_id=eos_id)
+        if settings.min_new_tokens:
+            kwargs["min_new_tokens"] = settings.min_new_tokens
         if do_sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
         else:

@@ -48,6 +48,7 @@ SCHEMA: dict[str, Any] = {
     "backend": Literal["transformers", "vllm"],
     "dtype": str | None,
     "device": str,
+    "threads": int | None,
     "exec_timeout": float,
     "exec_workers": int | None,
 }
@@ -57,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "base_model": None, "output_dir": None, "max_new_tokens": 128, "temperature": 0.0,
     "top_p": 1.0, "num_samples": 1, "batch_size": 16, "stop": [], "seed": 0,
     "metric": "api_match_accuracy", "system_prompt": None, "backend": "transformers",
-    "dtype": None, "device": "cpu", "exec_timeout": 5.0, "exec_workers": None,
+    "dtype": None, "device": "cpu", "threads": None, "exec_timeout": 5.0, "exec_workers": None,
 }
 KNOWN_METRICS = ("api_match_accuracy", "macro_accuracy", "refs_total", "refs_matched",
                  "samples_with_refs", "syntax_valid_rate", "syntax_valid", "samples_with_code",
@@ -227,6 +228,10 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
                            stop=config["stop"], seed=config["seed"],
                            chat=bool(getattr(rtype, "chat", False)),
                            system_prompt=config["system_prompt"])
+    if config.get("threads"):
+        import torch
+
+        torch.set_num_threads(config["threads"])
     loader = ModelLoader(config.get("base_model"), config.get("dtype"), config.get("device", "cpu"))
     context = api_context(api)
     rows: list[dict] = []
