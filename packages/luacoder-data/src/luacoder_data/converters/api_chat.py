@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import string
 from pathlib import Path
 from typing import Any
@@ -108,12 +109,22 @@ def _required(tpl: dict[str, Any]) -> set[str]:
     return needed
 
 
-def undocumented_names(text: str, index) -> list[str]:
+def chain_pattern(roots) -> re.Pattern:
+    """Every name chain under one of ``roots`` anywhere in a text, code or not (a superset of
+    what ``extract_references`` finds in the text's code)."""
+    alternatives = "|".join(sorted(map(re.escape, roots), key=len, reverse=True)) or "(?!)"
+    return re.compile(rf"(?<![\w.:])(?:{alternatives})(?:\s*[.:]\s*[A-Za-z_]\w*)*(?!\w)")
+
+
+def undocumented_names(text: str, index, chains: re.Pattern | None = None) -> list[str]:
     """API names under documented roots that the markdown ``text`` mentions in code but that
-    are not documented."""
+    are not documented (DESIGN.md's reading: fenced lua/unlabelled blocks and inline code)."""
     from luacoder_core.lua import extract_references
     from luacoder_core.markdown import lua_code
 
+    if chains is not None and all(index.matches(re.sub(r"\s+", "", m.group(0)))
+                                  for m in chains.finditer(text)):
+        return []  # nothing undocumented anywhere in the text: no need to parse the markdown
     bad = []
     for code in lua_code(text):
         for ref in extract_references(code, index.roots):
@@ -168,6 +179,7 @@ class ApiChatConverter(Converter):
         system = system_prompt if system_prompt is not None else system
         on_malformed = malformed_mode(options)
         index = build_index(inputs, on_malformed)
+        chains = chain_pattern(index.roots)
         rng = random.Random(seed)
         seen: set[bytes] = set()
         out = open_output(output, kind="conversation", name="api-chat", options=options,
@@ -194,7 +206,7 @@ class ApiChatConverter(Converter):
                     out.count_read()
                     question = rng.choice(tpl["questions"]).format_map(values)
                     answer = tpl["answer"].format_map(values).strip()
-                    bad = undocumented_names(answer, index)
+                    bad = undocumented_names(answer, index, chains)
                     if bad:
                         out.reject({"template": tpl["id"], "name": record["name"], "answer": answer},
                                    f"answer mentions undocumented API name(s): {', '.join(bad)}", item)
