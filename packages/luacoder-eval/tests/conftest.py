@@ -114,6 +114,18 @@ def write_meta(path: Path, **fields) -> None:
     (path / "luacoder.json").write_text(json.dumps(fields))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """A 0.14M-parameter model gains nothing from more threads, and OpenMP threads thrash when
+    other processes share the machine's two cores (10x slower generation, measured)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     """A random-init tiny Llama and its tokenizer, saved offline."""

@@ -10,7 +10,7 @@ import pytest
 from luacoder_eval.sandbox import Limits, run_program, run_programs
 
 TIMEOUT = 0.5
-LIMITS = Limits(timeout=TIMEOUT, max_memory_mb=64, grace=0.5)
+LIMITS = Limits(timeout=TIMEOUT, max_memory_mb=16, grace=0.5)
 
 # (id, program, expected failure kinds); PWNED is replaced by a path in the test's folder
 HOSTILE = [
@@ -46,12 +46,12 @@ HOSTILE = [
     ("table-memory-bomb", "local t = {} while true do t[#t + 1] = ('x'):rep(2^20) .. #t end", {"memory"}),
     ("string-memory-bomb", "local s = 'x' while true do s = s .. s end", {"memory", "runtime"}),
     ("huge-rep", "local s = ('x'):rep(2^40)", {"memory", "runtime"}),
-    ("gc-stop-then-bomb", "collectgarbage('stop') local t = {} for i = 1, 1e9 do t[i] = {i} end",
+    ("gc-stop-then-bomb", "collectgarbage('stop') local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(2^16) .. i end",
      {"memory"}),
     ("gc-loop", "for i = 1, 1e9 do collectgarbage() end", {"timeout"}),
     ("gc-finalizer", "setmetatable({}, {__gc = function() while true do end end}) collectgarbage() "
                      "os.execute('touch PWNED')", {"sandbox"}),
-    ("deep-recursion", "local function f(n) return 1 + f(n + 1) end f(1)", {"runtime"}),
+    ("deep-recursion", "local function f(n) return 1 + f(n + 1) end f(1)", {"runtime", "memory"}),
     ("c-stack-recursion", "local t = setmetatable({}, {__index = function(t, k) return t[k] end})\n"
                           "return t.x", {"runtime"}),
     ("string-metatable", "getmetatable('').__index = function() return 'pwned' end", {"runtime"}),
