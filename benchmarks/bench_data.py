@@ -219,9 +219,11 @@ def gen_corpus(folder: Path, copies: int) -> None:
     files = sorted((SHARED / "lua_corpus").rglob("*.lua"))
     texts = [(f.relative_to(SHARED / "lua_corpus"), f.read_text(encoding="utf-8")) for f in files]
     for c in range(copies):
+        def rename(m: re.Match, c: int = c) -> str:
+            return m.group(1) if m.group(1) in LUA_KEYWORDS else f"{m.group(1)}_{c}"
+
         for rel, text in texts:
-            renamed = _IDENT_RE.sub(lambda m: m.group(1) if m.group(1) in LUA_KEYWORDS
-                                    else f"{m.group(1)}_{c}", text) if c else text
+            renamed = _IDENT_RE.sub(rename, text) if c else text
             target = folder / f"copy{c:03d}" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(renamed, encoding="utf-8")
@@ -341,7 +343,7 @@ def main() -> None:
     for label, inputs_of, floor_kind, extra in specs:
         name = label.split(" ")[0]
         first = None
-        for scale, n, d, md in cases:
+        for scale, _n, d, md in cases:
             inputs = inputs_of(d, md)
             suffix = ".parquet" if "parquet" in extra else ".jsonl"
             r = convert(name, inputs, d / f"out_{label.replace(' ', '_')}{suffix}", *extra)

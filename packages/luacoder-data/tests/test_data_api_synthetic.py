@@ -125,6 +125,8 @@ def test_api_preference_hallucinations_are_undocumented(run, jsonl, tmp_path):
             calls = [c for c in extract_calls(rejected_code, index.roots) if c.name == r["api"]]
             assert calls[0].nargs < required or calls[0].nargs > len(record["params"])
     assert kinds == {"name", "module", "arity"}
+    # a call at the very start of the code (no `local x =`) is found and replaced too
+    assert any(r["api"] == "tween.reset" and r["hallucination"]["kind"] == "name" for r in records)
     assert "tween.version" in (tmp_path / "pref.jsonl.rejects.jsonl").read_text()
     run("data", "convert", "api-preference", api, "-o", tmp_path / "again.jsonl",
         "--pairs-per-record", "3", "--seed", "5", ok=True)

@@ -197,7 +197,10 @@ class Output:
     def _explain(self) -> None:
         parts = []
         if self.reasons:
-            parts.append("rejected: " + ", ".join(f"{n} {r}" for r, n in self.reasons.most_common()))
+            top = self.reasons.most_common(8)
+            more = len(self.reasons) - len(top)
+            parts.append("rejected: " + ", ".join(f"{n} {r}" for r, n in top)
+                         + (f" and {more} other reasons" if more > 0 else ""))
         if self.duplicate_kinds:
             parts.append("duplicates: " + ", ".join(f"{n} {k}"
                                                     for k, n in self.duplicate_kinds.most_common()))

@@ -76,29 +76,52 @@ def near_miss_names(name: str, rng: random.Random) -> list[str]:
             and re.match(r"^[A-Za-z_]\w*$", c)]
 
 
-def wrong_module_names(name: str, modules: list[str], rng: random.Random) -> list[str]:
+def wrong_module_names(name: str, modules: list[str], rng: random.Random, k: int = 12) -> list[str]:
+    """``name``'s last segment under up to ``k`` other documented modules (seeded sample)."""
     module, sep, last = _split_name(name)
     if not module:
         return []
-    others = [m for m in modules if m != module]
-    rng.shuffle(others)
-    return [f"{m}{sep}{last}" for m in others]
+    picks = rng.sample(modules, min(k + 1, len(modules)))
+    return [f"{m}{sep}{last}" for m in picks if m != module][:k]
+
+
+def _name_positions(code: str, name: str) -> list[int]:
+    """Where ``name`` occurs as a whole name chain (not inside a longer one)."""
+    found, start = [], 0
+    while True:
+        i = code.find(name, start)
+        if i < 0:
+            return found
+        before = code[i - 1] if i else ""
+        after = code[i + len(name)] if i + len(name) < len(code) else ""
+        if not (before and (before.isalnum() or before in "_.:")) \
+                and not (after and (after.isalnum() or after == "_")):
+            found.append(i)
+        start = i + len(name)
 
 
 def _replace_name(code: str, old: str, new: str) -> str:
-    return re.sub(rf"(?<![\w.:]){re.escape(old)}(?![\w])", new, code)
+    parts, last = [], 0
+    for i in _name_positions(code, old):
+        parts.append(code[last:i])
+        parts.append(new)
+        last = i + len(old)
+    parts.append(code[last:])
+    return "".join(parts)
 
 
 def _call_args_span(code: str, name: str) -> tuple[int, int] | None:
     """The ``(start, end)`` of the argument text of the first call of ``name``."""
     from luacoder_data.converters.markdown_api import _matching_paren
 
-    m = re.search(rf"(?<![\w.:]){re.escape(name)}\s*\(", code)
-    if not m:
-        return None
-    open_at = m.end() - 1
-    close = _matching_paren(code, open_at)
-    return (open_at + 1, close) if close > 0 else None
+    for i in _name_positions(code, name):
+        open_at = i + len(name)
+        while open_at < len(code) and code[open_at] in " \t":
+            open_at += 1
+        if open_at < len(code) and code[open_at] == "(":
+            close = _matching_paren(code, open_at)
+            return (open_at + 1, close) if close > 0 else None
+    return None
 
 
 def _top_level_args(text: str) -> list[str]:
@@ -240,8 +263,8 @@ class ApiPreferenceConverter(Converter):
                     pair = self._pair(record, code, chosen_strategies, index, modules, roots, rng,
                                       used)
                     if pair is None:
-                        out.reject(record, f"no plausible hallucination of {record['name']} left "
-                                           f"(strategies: {', '.join(chosen_strategies)})", item)
+                        out.reject(record, f"no plausible hallucination left: {record['name']} "
+                                           f"(strategies {', '.join(chosen_strategies)})", item)
                         continue
                     rejected_code, hallucination = pair
                     values = facts(record)

@@ -53,8 +53,11 @@ class Sample:
 def normalise(content: str) -> str:
     """The text exact duplicates are compared on: LF line ends, no trailing spaces, no blank
     lines at either end."""
-    text = content.replace("\r\n", "\n").replace("\r", "\n")
-    return _TRAILING_WS_RE.sub("", text).strip("\n")
+    text = content.replace("\r\n", "\n").replace("\r", "\n") if "\r" in content else content
+    if " \n" in text or "\t\n" in text or text.endswith((" ", "\t", "\f", "\v")) or "\f" in text \
+            or "\v" in text:  # most files have no trailing whitespace: skip the regex then
+        text = _TRAILING_WS_RE.sub("", text)
+    return text.strip("\n")
 
 
 def _walk_lua(folder: Path) -> Iterator[Path]:

@@ -602,11 +602,24 @@ def _signature_lines(body: list[str], fences: dict[int, Fence], offset: int, lim
         i += 1
 
 
+_LEADING_CALL_RE = re.compile(r"^[\w.:, ]*=?\s*([\w.:]+)\s*\(")
+
+
+def _calls_segment(text: str, segment: str) -> bool:
+    """``text`` opens with a call (after an optional assignment) of a name ending in
+    ``segment``."""
+    m = _LEADING_CALL_RE.match(text)
+    return bool(m) and last_segment(m.group(1)) == segment
+
+
 def _directive_like(text: str, name: str) -> bool:
     """``lua_code_cache on | off``, ``content_by_lua_block { ... }``: an nginx directive."""
     text = _strip_emphasis(_clean_inline(text)).strip("`* ")
-    m = re.match(rf"^{re.escape(name)}(?P<rest>\s+\S.*|\s*[{{;<].*|\s*)$", text)
-    return bool(m) and "(" not in text.split()[0]
+    if not text.startswith(name):
+        return False
+    rest = text[len(name):]
+    return (not rest.strip() or rest[0].isspace() or rest.lstrip()[:1] in "{;<") \
+        and "(" not in text.split()[0]
 
 
 class _Extractor:
@@ -683,8 +696,7 @@ class _Extractor:
         directive_hint = any(re.match(r"^\s*\**(?:context|default|phase)\**\s*:", ln, re.IGNORECASE)
                              for ln in body[:12])
         for kind, text, _idx in _signature_lines(body, fences, h.end):
-            if kind == "plain" and not re.match(rf"^[\w.:, ]*=?\s*[\w.:]*{re.escape(last_segment(plain))}\s*\(",
-                                               text):
+            if kind == "plain" and not _calls_segment(text, last_segment(plain)):
                 continue
             sig = parse_signature(text, allow_spaced_bare=True)
             if sig is not None and last_segment(sig.name) == last_segment(plain) and \
