@@ -78,6 +78,12 @@ class BaseTrainer(Trainer):
 
     def run(self, config: dict, *, source: str | None = None, dry_run: bool = False,
             **options: Any) -> Any:
+        """Validate ``config``, prepare the data and train (or, with ``dry_run``, show).
+
+        ``callbacks`` (Python API only): extra ``transformers.TrainerCallback`` objects.
+        Returns a summary dict (output_dir, steps, first/last loss) or, for a dry run, the
+        data statistics."""
         from luacoder_train.common.pipeline import run_trainer
 
-        return run_trainer(self, config, source=source or "<config>", dry_run=dry_run)
+        return run_trainer(self, config, source=source or "<config>", dry_run=dry_run,
+                           callbacks=options.get("callbacks"))

@@ -54,7 +54,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*all_gather_into_tensor.*deprecated.*")
 
 
-def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dry_run: bool) -> Any:
+def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dry_run: bool,
+                callbacks: list | None = None) -> Any:
     config_cls = trainer.config_class()
     resolved = resolve(trainer.name, config, source=source, config_cls=config_cls,
                        method_keys=trainer.method_keys, method_defaults=trainer.method_defaults,
@@ -80,6 +81,8 @@ def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dr
     ctx.model = load_model(ctx)
     ctx.peft_config = peft_config(resolved.options)
     hf_trainer = trainer.build(ctx)
+    for callback in callbacks or []:
+        hf_trainer.add_callback(callback)
     return train(trainer, ctx, hf_trainer)
 
 
