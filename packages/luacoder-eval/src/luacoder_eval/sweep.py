@@ -60,9 +60,6 @@ DEFAULTS: dict[str, Any] = {
     "metric": "api_match_accuracy", "system_prompt": None, "backend": "transformers",
     "dtype": None, "device": "cpu", "threads": None, "exec_timeout": 5.0, "exec_workers": None,
 }
-KNOWN_METRICS = ("api_match_accuracy", "macro_accuracy", "refs_total", "refs_matched",
-                 "samples_with_refs", "syntax_valid_rate", "syntax_valid", "samples_with_code",
-                 "arity_ok_rate", "arity_checked", "arity_mismatches", "exec_passed")
 _PASS_RE = re.compile(r"^pass@\d+$")
 
 
@@ -70,7 +67,19 @@ def echo(message: str) -> None:
     click.echo(message, err=True)
 
 
-def resolve_config(raw: dict, source: str, output: str | None = None) -> dict:
+def known_metric_values(pm: Any) -> list[str] | None:
+    """Every scalar a registered metric declares in ``provides``; None when some metric does not
+    declare them (a third-party one), so any name must be accepted."""
+    known: list[str] = []
+    for entry in pm.registries.metrics:
+        provides = getattr(entry.component, "provides", None)
+        if provides is None:
+            return None
+        known.extend(p for p in provides if p not in known)
+    return known
+
+
+def resolve_config(raw: dict, source: str, output: str | None = None, pm: Any = None) -> dict:
     """Validate keys and types, fill defaults, check required keys."""
     from luacoder_core.config import check_config
 
@@ -91,14 +100,21 @@ def resolve_config(raw: dict, source: str, output: str | None = None) -> dict:
             raise ConfigError(f"'{key}' must be at least 1, got {config[key]}", file=source, key=key)
     if config["temperature"] < 0:
         raise ConfigError("'temperature' must be >= 0", file=source, key="temperature")
+    known = known_metric_values(pm) if pm is not None else None
     metric = config["metric"]
-    if metric not in KNOWN_METRICS and not _PASS_RE.match(metric):
+    if known is not None and metric not in known and not _PASS_RE.match(metric):
         from luacoder_core.config import closest
 
-        guess = closest(metric, KNOWN_METRICS)
+        guess = closest(metric, known)
         hint = f"; did you mean '{guess}'?" if guess else ""
-        raise ConfigError(f"unknown metric '{metric}'{hint} (known: {', '.join(KNOWN_METRICS)}, "
-                          f"pass@K)", file=source, key="metric")
+        raise ConfigError(f"unknown metric '{metric}'{hint} (known: {', '.join(known)}, pass@K)",
+                          file=source, key="metric")
+    if config["backend"] == "vllm":
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise ConfigError("backend 'vllm' needs vLLM: pip install 'luacoder-eval[vllm]'",
+                              file=source, key="backend")
     if not Path(config["base_folder"]).is_dir():
         raise ConfigError(f"base_folder '{config['base_folder']}' is not a folder", file=source,
                           key="base_folder")
@@ -292,7 +308,7 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
             row["gen_seconds"] = round(out.seconds, 3)
             row["new_tokens"] = out.new_tokens
             if problems:
-                row.update(_exec(config, loaded, cand, problems, settings, out_dir, echo_head=head))
+                row.update(_exec(pm, config, loaded, cand, problems, settings, out_dir, echo_head=head))
         finally:
             if loaded is not None:
                 loader.release(loaded)
@@ -349,13 +365,12 @@ def _generate(config: dict, loaded: Any, cand: Candidate, prompts: list, setting
                     progress=_progress("generated"))
 
 
-def _exec(config: dict, loaded: Any, cand: Candidate, problems: dict, settings: Any,
+def _exec(pm: Any, config: dict, loaded: Any, cand: Candidate, problems: dict, settings: Any,
           out_dir: Path, echo_head: str) -> dict:
     """Generate completions for the problems (raw continuation, their stop tokens) and run
     them."""
     from dataclasses import replace
 
-    from luacoder_eval.execution import evaluate
     from luacoder_eval.generation import GenOutput
 
     groups: dict[tuple[str, ...], list[str]] = {}
@@ -376,10 +391,15 @@ def _exec(config: dict, loaded: Any, cand: Candidate, problems: dict, settings: 
                               for n, c in completions.items()))
     ks = sorted({1, settings.num_samples} | ({10} if settings.num_samples >= 10 else set()))
     echo(f"{echo_head}: running {sum(len(c) for c in completions.values())} program(s) in the sandbox")
-    report = evaluate(problems, completions, ks=ks, workers=config.get("exec_workers"),
-                      timeout=config.get("exec_timeout", 5.0))
-    values = report.metrics()
-    values["exec_seconds"] = round(report.seconds + gen_seconds, 3)
+    samples = [{"name": n, "completions": c} for n, c in completions.items()]
+    context = {"problems": problems, "ks": ks, "workers": config.get("exec_workers"),
+               "timeout": config.get("exec_timeout", 5.0)}
+    values: dict[str, Any] = {}
+    start = time.monotonic()
+    for entry in pm.registries.metrics:
+        if "problems" in tuple(getattr(entry.component, "requires", ()) or ()):
+            values.update(entry.component.compute(samples, context))
+    values["exec_seconds"] = round(time.monotonic() - start + gen_seconds, 3)
     return values
 
 
@@ -388,7 +408,7 @@ def load_and_run(pm: Any, config_path: str, overrides: tuple[str, ...], *, force
     from luacoder_core.config import load_config
 
     raw = load_config(config_path, overrides)
-    config = resolve_config(raw, config_path, output)
+    config = resolve_config(raw, config_path, output, pm)
     return run_sweep(pm, config, force=force)
 
 

@@ -47,6 +47,9 @@ class ApiMatch(Metric):
 
     summary = "API match accuracy (DESIGN.md): documented references / references, micro and macro."
     requires = ("api",)
+    #: the scalar values it returns (a sweep's ``metric`` may name one)
+    provides = ("api_match_accuracy", "macro_accuracy", "refs_total", "refs_matched", "samples",
+                "samples_with_refs")
 
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         index = context["api"]

@@ -22,6 +22,7 @@ class Arity(Metric):
 
     summary = "Arity check: calls of documented functions with a fitting argument count."
     requires = ("api",)
+    provides = ("arity_ok_rate", "arity_checked", "arity_mismatches")
 
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         from luacoder_core.lua import extract_calls

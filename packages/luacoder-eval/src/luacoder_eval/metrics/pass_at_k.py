@@ -34,6 +34,8 @@ class PassAtK(Metric):
 
     summary = "Functional correctness: pass@k of completions run with their tests in a Lua sandbox."
     requires = ("problems",)
+    #: plus ``pass@K`` for every K asked for
+    provides = ("exec_problems", "exec_programs", "exec_passed")
 
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         """``samples``: dicts with ``name`` and ``output`` (a completion) or ``completions``;

@@ -22,6 +22,7 @@ class Syntax(Metric):
 
     summary = "Syntax validity: share of samples whose Lua code blocks all compile (Lua 5.4)."
     requires = ()
+    provides = ("syntax_valid_rate", "syntax_valid", "samples_with_code")
 
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         from luacoder_core.lua import check_syntax
