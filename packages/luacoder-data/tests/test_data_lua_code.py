@@ -160,6 +160,17 @@ def test_fim_transform_is_seeded_and_reversible(run, jsonl, tmp_path):
             originals[Path(r["source"]["file"]).name]
 
 
+def test_workers_give_the_same_output(run, jsonl, tmp_path):
+    _, read = jsonl
+    repo = make_repo(tmp_path)
+    run("data", "convert", "lua-code", repo, "-o", tmp_path / "one.jsonl", "--fim-rate", "0.5",
+        ok=True)
+    run("data", "convert", "lua-code", repo, "-o", tmp_path / "two.jsonl", "--fim-rate", "0.5",
+        "--workers", "2", ok=True)
+    assert read(tmp_path / "one.jsonl") == read(tmp_path / "two.jsonl")
+    assert read(tmp_path / "one.jsonl.rejects.jsonl") == read(tmp_path / "two.jsonl.rejects.jsonl")
+
+
 def test_emit_dir_writes_lua_files(run, tmp_path):
     repo = make_repo(tmp_path)
     emit = tmp_path / "emitted"

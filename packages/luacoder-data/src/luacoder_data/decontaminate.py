@@ -6,6 +6,7 @@ n-gram (10 tokens by default) with an evaluation problem's prompt or tests marks
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from luacoder_core.errors import InputError
 from luacoder_core.records import Malformed
 
 from luacoder_data.inputs import iter_input
-from luacoder_data.near_dedup import WORD_RE
 
+WORD_RE = re.compile(r"\w+")
 EVAL_TEXT_FIELDS = ("prompt", "tests", "canonical_solution", "solution", "test", "content", "code")
 
 
