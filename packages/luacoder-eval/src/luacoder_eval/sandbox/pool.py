@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from luacoder_eval.sandbox.runtime import ExecResult, Limits, run_program
+from luacoder_eval.sandbox.runtime import ExecResult, Limits, harness_bytecode, run_program
 
 
 def _limit_process(limits: Limits) -> None:
@@ -148,6 +148,7 @@ def run_programs(programs: Sequence[str], limits: Limits = Limits(), *, workers:
     if total == 0:
         return []
     count = max(1, min(workers or os.cpu_count() or 1, total))
+    harness_bytecode()  # compiled once here, inherited by every forked worker
     ctx = multiprocessing.get_context("fork")
     pool = [_Worker(ctx, limits) for _ in range(count)]
     queue = deque(range(total))
