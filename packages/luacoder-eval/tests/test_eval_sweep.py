@@ -161,3 +161,24 @@ def test_sweep_config_errors(invoke, sweep_config, tmp_path):
     no_column.write_text("question\nhello\n")
     result = invoke("eval", "run", config, "--set", f"test_data_path={no_column}")
     assert result.exit_code == 2 and f"{no_column}:1: no column 'prompt'" in result.output
+
+
+def test_sweep_markdown_goes_through_the_chat_template(invoke, checkpoints, tween_api, tmp_path):
+    prompts = tmp_path / "questions.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": q}) + "\n"
+                               for q in ["How do I create a tween?", "How do I ease?"]))
+    config = tmp_path / "chat.yaml"
+    config.write_text(f"base_folder: {checkpoints}\napi_path: {tween_api}\n"
+                      f"test_data_path: {prompts}\nreport_type: markdown\nmax_new_tokens: 40\n"
+                      "metric: syntax_valid_rate\n")
+    result = invoke("eval", "run", config, "--output", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
+    final = rows[-1]
+    assert final["checkpoint"] == "final"
+    record = json.loads((tmp_path / "out" / "generations" / "final.jsonl").read_text().splitlines()[0])
+    assert record["prompt"] == "How do I create a tween?"
+    # the trained model answers in markdown with a ```lua block using tween.new
+    assert "```lua" in record["output"] and "<|im_start|>" not in record["output"]
+    assert final["refs_total"] >= 1 and final["samples_with_code"] >= 1
+    assert "syntax_valid_rate" in (tmp_path / "out" / "report.md").read_text()
