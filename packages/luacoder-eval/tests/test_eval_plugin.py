@@ -85,3 +85,15 @@ def test_score_bad_input(invoke, tween_api, tmp_path):
     result = invoke("eval", "score", "--api", tween_api, "--generations", tmp_path / "nope.jsonl",
                     "--report-type", "code")
     assert result.exit_code == 2 and "nope.jsonl: generations file not found" in result.output
+
+
+def test_every_config_key_is_documented(invoke):
+    from pathlib import Path
+
+    from luacoder_eval.sweep import SCHEMA
+
+    help_text = invoke("eval", "run", "--help").output
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for key in SCHEMA:
+        assert key in help_text, key
+        assert f"`{key}`" in readme, key

@@ -163,6 +163,14 @@ def add_commands(cli: click.Group) -> None:
 
         Writes generations/<checkpoint>.jsonl, results.csv, results.json, report.md and
         metrics.png to the output folder.
+
+        \b
+        Config keys (required first):
+          base_folder, api_path, test_data_path, report_type (code|markdown);
+          base_model, problems_path, problems_limit, output_dir, max_new_tokens,
+          temperature, top_p, num_samples, batch_size, stop, seed, metric,
+          prompt_column, prompts_limit, system_prompt, dtype, device, threads,
+          backend (transformers|vllm), exec_timeout, exec_workers
         """
         from luacoder_eval.sweep import load_and_run
 
