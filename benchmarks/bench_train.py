@@ -165,6 +165,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         work = Path(tmp)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
         started = time.perf_counter()
         model, data, origin = setup(work)
         results = {k: run_worker(k.replace(" defaults", ""), model, data, steps, work) for k in kinds}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -156,3 +157,21 @@ def test_train_list_shows_the_three_trainers(run_cli):
     text = run_cli("train", "list").output
     for name in ("pretrain", "chat", "dpo"):
         assert name in text
+
+
+RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
+def test_shipped_recipes_are_valid(recipe, tmp_path, tiny_model, data_dir, run_cli):
+    """Every example recipe passes validation and dry-runs on the tiny model and our data."""
+    import yaml
+
+    trainer = recipe.stem.split("-")[0]
+    data = {"pretrain": "code.jsonl", "chat": "chat.jsonl", "dpo": "pref.jsonl"}[trainer]
+    assert yaml.safe_load(recipe.read_text())["output_dir"].startswith("runs/")
+    result = run_cli("train", trainer, recipe, "--dry-run",
+                     "--set", f"model_name_or_path={tiny_model}",
+                     "--set", f"dataset={data_dir / data}",
+                     "--set", f"output_dir={tmp_path / 'out'}")
+    assert "dry run: nothing trained" in result.output

@@ -148,8 +148,10 @@ def init_model(output: str, corpus: list[str], preset: str = "tiny", seed: int =
                vocab_size: int | None = None) -> dict:
     """Build and save the tokenizer and model; reload both to prove the folder works."""
     import torch
+    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    transformers.utils.logging.disable_progress_bar()
     if preset not in PRESETS:
         raise InputError(f"unknown preset '{preset}' (known: {', '.join(PRESETS)})")
     spec = PRESETS[preset]
