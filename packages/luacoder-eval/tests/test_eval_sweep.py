@@ -182,3 +182,24 @@ def test_sweep_markdown_goes_through_the_chat_template(invoke, checkpoints, twee
     assert "```lua" in record["output"] and "<|im_start|>" not in record["output"]
     assert final["refs_total"] >= 1 and final["samples_with_code"] >= 1
     assert "syntax_valid_rate" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_sweep_with_nothing_usable_fails_with_the_reasons(invoke, checkpoints, tween_api, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(checkpoints / "checkpoint-90", run / "checkpoint-3")
+    (run / "checkpoint-5").mkdir()
+    (run / "checkpoint-5" / "config.json").write_text("{}")
+    (run / "checkpoint-5" / "model.safetensors").write_bytes(b"not safetensors")
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("local t = \n")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"base_folder: {run}\napi_path: {tween_api}\ntest_data_path: {prompts}\n"
+                      "report_type: code\n")
+    result = invoke("eval", "run", config)
+    assert result.exit_code == 1
+    assert "no checkpoint could be scored (2 skipped" in result.output
+    report = (run / "eval" / "report.md").read_text()
+    assert "checkpoint-3" in report and "half written" in report
+    assert "checkpoint-5" in report and "failed to load" in report

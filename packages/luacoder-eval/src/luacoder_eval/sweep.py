@@ -330,6 +330,11 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
     else:
         echo(f"no checkpoint has a value for {config['metric']}")
     echo(f"wrote {out_dir / 'report.md'}, results.csv, results.json, metrics.png")
+    if not rows:
+        from luacoder_core.errors import RunFailed
+
+        raise RunFailed(f"no checkpoint could be scored ({len(skipped)} skipped, see "
+                        f"{out_dir / 'report.md'})")
     return result
 
 
