@@ -62,7 +62,7 @@ local function hook()
     _error(sentinel("timeout", "instruction limit exceeded (" .. s_format("%.0f", max_instructions) .. ")"), 0)
   end
   ticks = ticks + 1
-  if ticks >= 16 then
+  if ticks >= 4 then
     ticks = 0
     if clock() > deadline then
       _error(sentinel("timeout", s_format("time limit exceeded (%gs)", timeout)), 0)
