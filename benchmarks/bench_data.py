@@ -325,6 +325,7 @@ def main() -> None:
         ("dialogue → parquet", lambda d, md: [d / "dialogue.jsonl"], "jsonl", ("--format", "parquet")),
         ("markdown-api", lambda d, md: md, "files", ()),
         ("lua-code", lambda d, md: [d / "corpus"], "files", ()),
+        ("lua-code --workers 2", lambda d, md: [d / "corpus"], "files", ("--workers", "2")),
         ("api-chat", lambda d, md: [d / "api.jsonl"], "jsonl", ()),
         ("api-preference", lambda d, md: [d / "api.jsonl"], "jsonl", ()),
     ]
@@ -359,7 +360,7 @@ def main() -> None:
                                 f"{r['cpu']:.2f}", f"{r['read'] / r['wall']:.0f}", f"{mb / r['wall']:.2f}",
                                 f"{r['maxrss_mb']:.0f}", f"{f['wall']:.2f}",
                                 f"{r['wall'] / f['wall']:.1f}", ratio_t, ratio_m]))
-            if name == "lua-code" and scale == 10:
+            if label == "lua-code" and scale == 10:
                 lua_goal = (mb, r)
         if label not in bounds:
             d, md = cases[0][2], cases[0][3]
