@@ -256,3 +256,32 @@ def test_unknown_component_names_what_to_install():
     assert "no trainer 'chat'" in result.output and "pip install luacoder-train" in result.output
     result = CliRunner().invoke(cli, ["data", "convert", "markdown-api", "x.md", "-o", "y"])
     assert result.exit_code == 2 and "pip install luacoder-data" in result.output
+
+
+def test_plugin_whose_hook_raises_is_failed_not_fatal(capsys, monkeypatch):
+    def bad_commands(cli):
+        raise ModuleNotFoundError("No module named 'luacoder_x.commands'")
+
+    def bad_converters(register):
+        register("half", Copy())
+        raise RuntimeError("broken registry")
+
+    def good_converters(register):
+        register("copy", Copy())
+
+    pm = fresh_pm(bad=plugin_module("bad", register_commands=bad_commands,
+                                    register_converters=bad_converters),
+                  good=plugin_module("good", register_converters=good_converters))
+    cli = build_cli(pm)
+    assert pm.registries.converters.names() == ["copy"]  # nothing half-registered
+    assert CliRunner().invoke(cli, ["data", "list"]).exit_code == 0
+    err = capsys.readouterr().err
+    assert "plugin 'bad' failed: register_commands raised ModuleNotFoundError" in err
+    assert "plugin 'bad' failed: register_converters raised RuntimeError: broken registry" in err
+    infos = {i.name: i for i in pm.plugin_infos()}
+    assert infos["bad"].status == "failed" and infos["good"].status == "loaded"
+
+    monkeypatch.setenv("LUACODER_STRICT_PLUGINS", "1")
+    strict = fresh_pm(bad=plugin_module("bad", register_commands=bad_commands))
+    with pytest.raises(PluginError, match="plugin 'bad' failed: register_commands raised"):
+        build_cli(strict)

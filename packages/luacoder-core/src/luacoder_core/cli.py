@@ -232,7 +232,8 @@ def build_cli(pm: PluginManager | None = None) -> click.Group:
         run_pipeline(pipeline, cli=cli, pm=pm, dry_run=dry_run, force=force, force_all=force_all,
                      runs_dir=runs_dir)
 
-    pm.hook.register_commands(cli=cli)
+    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        pm.call_impl(impl, "register_commands", {"cli": cli})
     return cli
 
 

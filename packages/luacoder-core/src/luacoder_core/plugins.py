@@ -83,6 +83,7 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self._registries: Registries | None = None
+        self.strict = os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
         self.hook.addhooks.call_historic(kwargs={"pluginmanager": self})
 
     # pluggy calls this on every register/unregister; registries must then be rebuilt
@@ -120,6 +121,26 @@ class PluginManager(pluggy.PluginManager):
                     f"plugin '{pname}' implements unknown hook '{hookcaller.name}'{hint}"
                 )
 
+    def call_impl(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> bool:
+        """Call one plugin's implementation of a set-up hook; a plugin whose hook raises is
+        marked failed and named in a warning (an error under ``LUACODER_STRICT_PLUGINS``)."""
+        try:
+            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            return True
+        except PluginError:
+            raise
+        except Exception as exc:
+            message = f"{hook_name} raised {type(exc).__name__}: {exc}"
+            info = self.infos.get(impl.plugin_name)
+            dist = f" ({info.distribution})" if info and info.distribution else ""
+            if self.strict:
+                raise PluginError(f"plugin '{impl.plugin_name}'{dist} failed: {message}") from exc
+            if info is not None:
+                info.status, info.error = "failed", message
+            print(f"luacoder: warning: plugin '{impl.plugin_name}'{dist} failed: {message} "
+                  f"(set {STRICT_ENV}=1 to make this an error)", file=sys.stderr)
+            return False
+
     def hooks_of(self, name: str) -> list[str]:
         plugin = self.get_plugin(name)
         if plugin is None:
@@ -139,11 +160,14 @@ class PluginManager(pluggy.PluginManager):
             registry = registries.of(attr)
             caller = getattr(self.hook, hook_name)
             for impl in caller.get_hookimpls():
-                def register(name: str, component: Any, _plugin: str = impl.plugin_name,
-                             _registry: Registry = registry) -> None:
-                    _registry.add(name, component, _plugin)
+                pending: list[tuple[str, Any]] = []
 
-                impl.function(**{arg: register for arg in impl.argnames})
+                def register(name: str, component: Any, _pending: list = pending) -> None:
+                    _pending.append((name, component))
+
+                if self.call_impl(impl, hook_name, {arg: register for arg in impl.argnames}):
+                    for name, component in pending:
+                        registry.add(name, component, impl.plugin_name)
         for pname, info in self.infos.items():
             if info.status != "loaded":
                 continue
