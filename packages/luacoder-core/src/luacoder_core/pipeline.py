@@ -594,11 +594,10 @@ def run_pipeline(path: str | Path, *, cli: click.Group, pm: Any, dry_run: bool =
     _write_manifest(run, "complete", records)
     _link(runs_root / name / "latest", run_dir)
     echo(f"run folder: {run_dir}")
-    for stage_name in reversed(order):
+    for stage_name in order:
         report = stages[stage_name].output / "report.md"
         if report.is_file():
-            echo(f"report: {report}")
-            break
+            echo(f"report ({stage_name}): {run_dir / stage_name / report.relative_to(stages[stage_name].dir)}")
     return run
 
 
