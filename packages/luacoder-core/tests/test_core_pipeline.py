@@ -306,3 +306,22 @@ def test_stages_in_separate_virtualenvs(tmp_path, repo_root):
     bad = CliRunner().invoke(build_cli(make_plugin_manager(load_entrypoints=False)), ["run", str(path)])
     assert bad.exit_code == 2 and "no converter 'shout' in environment .venvs/train" in bad.output
     assert os.path.exists(n_file)
+
+
+def test_launch_turns_a_train_stage_into_a_multi_process_launch(tmp_path):
+    from luacoder_core.pipeline import RunContext, command_line, load_pipeline, plan
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"name": "gpu", "stages": {
+        "sft": {"train": "chat", "launch": {"nproc_per_node": 4, "nnodes": 2, "node_rank": 0},
+                "config": {"model_name_or_path": "Qwen/Qwen2.5-Coder-1.5B", "deepspeed": "zero3"}}}}, sort_keys=False))
+    _, stages, order = load_pipeline(path)
+    plan(stages, order, base_dir=tmp_path, runs_dir=tmp_path / "runs", name="gpu")
+    run = RunContext("gpu", path, tmp_path, tmp_path / "runs", tmp_path / "runs" / "r", stages, order)
+    args = command_line(stages["sft"], stages, run)
+    config = stages["sft"].dir / "config.yaml"
+    assert args == ["train", "launch", "--nproc-per-node", "4", "--nnodes", "2", "--node-rank", "0",
+                    "chat", str(config)]
+    assert yaml.safe_load(config.read_text()) == {
+        "model_name_or_path": "Qwen/Qwen2.5-Coder-1.5B", "deepspeed": "zero3",
+        "output_dir": str(stages["sft"].output)}

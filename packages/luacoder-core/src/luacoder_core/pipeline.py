@@ -17,6 +17,7 @@ command line, in-process or inside another environment (``env:``)::
       pretrain:
         train: pretrain                  # luacoder train pretrain CONFIG.yaml
         env: .venvs/train                # optional: run inside that virtualenv
+        launch: {nproc_per_node: 4}      # optional: luacoder train launch (torchrun) on 4 GPUs
         config: {model_name_or_path: "${stages.model.output}", dataset: "${stages.code.output}"}
       sweep:
         eval: run                        # luacoder eval run CONFIG.yaml
@@ -58,7 +59,7 @@ from luacoder_core.records import write_text_atomic
 
 KINDS = ("convert", "train", "eval", "command")
 STAGE_KEYS = {"convert", "train", "eval", "command", "inputs", "output", "options", "config", "set",
-              "env", "needs", "description"}
+              "env", "needs", "description", "launch"}
 PIPELINE_KEYS = {"name", "description", "runs_dir", "stages"}
 REF = re.compile(r"\$\{([^}]+)\}")
 COMPLETE = ".luacoder-complete.json"
@@ -337,6 +338,14 @@ def command_line(stage: Stage, stages: dict[str, Stage], run: RunContext) -> lis
         config_path = stage.dir / "config.yaml"
         write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
         group = "train" if stage.kind == "train" else "eval"
+        launch = spec.get("launch")
+        if launch is not None:
+            if stage.kind != "train" or not isinstance(launch, dict):
+                raise ConfigError("'launch' takes a mapping of `luacoder train launch` options "
+                                  "(nproc_per_node, nnodes, ...) on a train stage",
+                                  file=str(run.pipeline_path), key=f"stages.{stage.name}.launch")
+            return ["train", "launch", *_option_args(launch), stage.target, str(config_path),
+                    *_option_args(spec.get("options") or {})]
         return [group, stage.target, str(config_path), *_option_args(spec.get("options") or {})]
     return [str(a) for a in spec["command"]] if isinstance(spec["command"], list) else spec["command"].split()
 
