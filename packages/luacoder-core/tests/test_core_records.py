@@ -103,3 +103,23 @@ def test_writer_is_atomic_and_keeps_rejects(tmp_path):
     # a clean rerun removes the stale rejects file
     write_records(out, [{"content": "c"}], kind="code")
     assert not rejects_path(out).exists()
+
+
+def test_jsonl_is_streamed_and_json_variants_are_read(tmp_path):
+    big = tmp_path / "big.jsonl"
+    with big.open("w") as fh:
+        for i in range(20000):
+            fh.write(json.dumps({"content": f"x = {i}"}) + "\n")
+    items = iter_records(big)
+    first = next(items)
+    assert first.record == {"content": "x = 0"} and first.line == 1
+    assert sum(1 for _ in items) == 19999
+    lines_as_json = tmp_path / "records.json"
+    lines_as_json.write_text('{"content": "a"}\n{"content": "b"}\n')
+    assert [s.record["content"] for s in iter_records(lines_as_json)] == ["a", "b"]
+    array_as_jsonl = tmp_path / "array.jsonl"
+    array_as_jsonl.write_text('\ufeff[{"content": "a"},\n {"content": "b"}]')
+    assert [s.record["content"] for s in iter_records(array_as_jsonl)] == ["a", "b"]
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes('\ufeff{"content": "a"}\r\n{"content": "b"}\r\n'.encode())
+    assert [(s.record["content"], s.line) for s in iter_records(bom)] == [("a", 1), ("b", 2)]

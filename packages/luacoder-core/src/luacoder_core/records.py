@@ -201,7 +201,12 @@ def iter_records(path: str | Path, *, on_malformed: str = "error") -> Iterator[S
     if fmt == "parquet":
         yield from _iter_parquet(path)
         return
+    if fmt == "jsonl" and path.exists() and path.is_file() and not _starts_with_bracket(path):
+        yield from _iter_jsonl(path, None, on_malformed)
+        return
     text = _open_text(path)
+    if fmt == "jsonl":  # a JSON array in a .jsonl file
+        fmt = "json"
     if fmt in ("csv", "tsv"):
         reader = csv.DictReader(text.splitlines(keepends=True),
                                 delimiter="\t" if fmt == "tsv" else ",")
@@ -210,21 +215,31 @@ def iter_records(path: str | Path, *, on_malformed: str = "error") -> Iterator[S
         for row in reader:
             yield Sourced(dict(row), str(path), reader.line_num)
         return
-    stripped = text.lstrip()
-    if fmt == "json" or (stripped.startswith("[") and fmt != "jsonl"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
-        if isinstance(data, dict):
-            data = [data]
-        if not isinstance(data, list):
-            raise InputError("a JSON file must hold an array of records or one object",
-                             file=str(path))
-        for i, record in enumerate(data):
-            yield Sourced(record, str(path), i + 1)
+    if fmt == "json":
+        yield from _iter_json_array(path, text)
         return
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    yield from _iter_jsonl(path, text, on_malformed)
+
+
+def _iter_json_array(path: Path, text: str) -> Iterator[Sourced | Malformed]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data" and not text.lstrip().startswith("["):
+            yield from _iter_jsonl(path, text, "error")  # JSON Lines saved as .json
+            return
+        raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise InputError("a JSON file must hold an array of records or one object", file=str(path))
+    for i, record in enumerate(data):
+        yield Sourced(record, str(path), i + 1)
+
+
+def _iter_jsonl(path: Path, text: str | None, on_malformed: str) -> Iterator[Sourced | Malformed]:
+    lines = text.splitlines() if text is not None else None
+    for lineno, line in enumerate(lines if lines is not None else _stream_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -236,6 +251,26 @@ def iter_records(path: str | Path, *, on_malformed: str = "error") -> Iterator[S
             raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path),
                              line=lineno) from exc
         yield Sourced(record, str(path), lineno)
+
+
+def _stream_lines(path: Path) -> Iterator[str]:
+    """Lines of a UTF-8 file, one at a time (memory stays flat on large JSONL files)."""
+    lineno = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            lineno += 1
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=str(path),
+                                 line=lineno) from exc
+            yield line.rstrip("\r\n")
+
+
+def _starts_with_bracket(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"[")
 
 
 def _iter_parquet(path: Path) -> Iterator[Sourced]:
