@@ -325,3 +325,74 @@ def test_launch_turns_a_train_stage_into_a_multi_process_launch(tmp_path):
     assert yaml.safe_load(config.read_text()) == {
         "model_name_or_path": "Qwen/Qwen2.5-Coder-1.5B", "deepspeed": "zero3",
         "output_dir": str(stages["sft"].output)}
+
+
+KILLABLE_PLUGIN = '''
+import os, time
+from pathlib import Path
+from luacoder_core import hookimpl
+from luacoder_core.components import Converter, Trainer
+from luacoder_core.records import RecordWriter, iter_records
+
+class Copy(Converter):
+    def run(self, inputs, output):
+        with RecordWriter(output, kind="code") as w:
+            for p in inputs:
+                for item in iter_records(p):
+                    w.count_read(); w.write(item.record)
+        Path(os.environ["CALL_LOG"]).open("a").write("copy\\n")
+        return w.summary
+
+class Slow(Trainer):
+    def run(self, config, *, source=None, dry_run=False):
+        out = Path(config["output_dir"])
+        Path(os.environ["CALL_LOG"]).open("a").write("slow\\n")
+        partial = out.parent / "partial.txt"
+        resumed = partial.exists()
+        partial.write_text("half way")
+        if os.environ.get("HANG"):
+            time.sleep(120)
+        out.mkdir()
+        (out / "done.txt").write_text("resumed" if resumed else "fresh")
+
+@hookimpl
+def register_converters(register):
+    register("copy", Copy())
+
+@hookimpl
+def register_trainers(register):
+    register("slow", Slow())
+'''
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_where_it_stopped(tmp_path, make_fake_dist):
+    import signal
+    import time
+
+    site = make_fake_dist(tmp_path / "site", "lc-killable", "0.1", {"killable": "killable"},
+                          {"killable": KILLABLE_PLUGIN})
+    (tmp_path / "in.jsonl").write_text('{"content": "a"}\n')
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump({"name": "k", "stages": {
+        "prep": {"convert": "copy", "inputs": ["in.jsonl"]},
+        "fit": {"train": "slow", "config": {"dataset": "${stages.prep.output}"}}}}))
+    calls = tmp_path / "calls.txt"
+    env = {**os.environ, "PYTHONPATH": str(site), "CALL_LOG": str(calls), "HANG": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "luacoder_core", "run", str(pipeline)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not list((tmp_path / "runs" / "k" / "stages").glob("fit-*/partial.txt")):
+        assert time.time() < deadline and proc.poll() is None, "the slow stage never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert calls.read_text() == "copy\nslow\n"
+    del env["HANG"]
+    rerun = subprocess.run([sys.executable, "-m", "luacoder_core", "run", str(pipeline)], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "[prep] cache hit" in rerun.stdout
+    assert calls.read_text() == "copy\nslow\nslow\n"  # the converter did not run again
+    # the interrupted stage restarted in its own folder and found its partial work there
+    assert (tmp_path / "runs" / "k" / "latest" / "fit" / "output" / "done.txt").read_text() == "resumed"
