@@ -246,7 +246,8 @@ def _iter_jsonl(path: Path, text: str | None, on_malformed: str) -> Iterator[Sou
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             if on_malformed == "yield":
-                yield Malformed(f"invalid JSON: {exc.msg}", str(path), lineno, line[:200])
+                yield Malformed(f"invalid JSON: {exc.msg} (column {exc.colno})", str(path), lineno,
+                                line[:200])
                 continue
             raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path),
                              line=lineno) from exc
@@ -344,6 +345,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         fh.write(text)
 
 
+def reject_line(record: Any, reason: str,
+                source: Sourced | Malformed | str | dict | None = None) -> str:
+    """One line of a rejects file: the reason, the source (file and line) and the record (or,
+    for a line that was not JSON at all, its raw text)."""
+    entry: dict[str, Any] = {"reason": reason}
+    if isinstance(source, (Sourced, Malformed)):
+        entry["source"] = {"file": source.file, "line": source.line}
+    elif isinstance(source, dict):
+        entry["source"] = source
+    elif isinstance(source, str):
+        entry["source"] = {"file": source}
+    if isinstance(source, Malformed):
+        entry["raw"] = source.raw
+    else:
+        entry["record"] = record
+    return json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+
+
 def rejects_path(output: str | Path) -> Path:
     """``out/train.jsonl`` -> ``out/train.jsonl.rejects.jsonl``."""
     output = Path(output)
@@ -434,18 +453,10 @@ class RecordWriter:
         self.summary.written += 1
         return True
 
-    def reject(self, record: Any, reason: str, source: Sourced | Malformed | str | None = None) -> None:
-        entry: dict[str, Any] = {"reason": reason}
-        if isinstance(source, (Sourced, Malformed)):
-            entry["source"] = {"file": source.file, "line": source.line}
-        elif isinstance(source, str):
-            entry["source"] = {"file": source}
-        if isinstance(source, Malformed):
-            entry["raw"] = source.raw
-        else:
-            entry["record"] = record
+    def reject(self, record: Any, reason: str,
+               source: Sourced | Malformed | str | dict | None = None) -> None:
         assert self._rej_fh is not None
-        self._rej_fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        self._rej_fh.write(reject_line(record, reason, source))
         self.summary.rejected += 1
 
 

@@ -1,14 +1,13 @@
 """Streaming record readers: one record in memory at a time, each with its file and line.
 
-Core's :func:`luacoder_core.records.iter_records` reads a whole file before yielding; the
-converters here must keep memory flat as inputs grow, so JSON Lines, CSV and Parquet are read
-incrementally. A JSON array (``.json``) still goes through core (it is one document).
+JSON Lines go through core's streaming :func:`luacoder_core.records.iter_records`; CSV and
+Parquet are read incrementally here so memory stays flat as inputs grow. A JSON array
+(``.json``) is one document and is read whole.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -53,44 +52,18 @@ def iter_input(path: str | Path, *, on_malformed: str = "error",
         yield from _iter_parquet(path)
     elif fmt in ("csv", "tsv"):
         yield from _iter_csv(path, "\t" if fmt == "tsv" else ",", list(columns))
-    elif fmt == "json" or _starts_with_bracket(path):
-        yield from iter_records(path, on_malformed=on_malformed)
     else:
         yield from _iter_jsonl(path, on_malformed)
 
 
-def _starts_with_bracket(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return text.startswith(b"[")
-
-
-def _decode(raw: bytes, path: Path, lineno: int) -> str:
-    try:
-        return raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
-                         file=str(path), line=lineno) from exc
-
-
 def _iter_jsonl(path: Path, on_malformed: str) -> Iterator[Sourced | Malformed]:
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = _decode(raw, path, lineno)
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if on_malformed == "yield":
-                    yield Malformed(f"invalid JSON: {exc.msg} (column {exc.colno})", str(path),
-                                    lineno, line.rstrip("\n")[:200])
-                    continue
-                raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno}); "
-                                 f"--skip-malformed sends such lines to the rejects file",
-                                 file=str(path), line=lineno) from exc
-            yield Sourced(record, str(path), lineno)
+    """Core's streaming JSON Lines reader, with this package's hint on malformed lines."""
+    try:
+        yield from iter_records(path, on_malformed=on_malformed)
+    except InputError as exc:
+        if "invalid JSON" in exc.message and on_malformed != "yield":
+            exc.message += "; --skip-malformed sends such lines to the rejects file"
+        raise
 
 
 def _iter_csv(path: Path, delimiter: str, columns: list[str]) -> Iterator[Sourced]:

@@ -30,6 +30,7 @@ from luacoder_core.records import (
     RecordError,
     Sourced,
     Summary,
+    reject_line,
     rejects_path,
     validate,
 )
@@ -178,19 +179,8 @@ class Output:
 
     def reject(self, record: Any, reason: str,
                source: Sourced | Malformed | str | dict | None = None) -> None:
-        entry: dict[str, Any] = {"reason": reason}
-        if isinstance(source, (Sourced, Malformed)):
-            entry["source"] = {"file": source.file, "line": source.line}
-        elif isinstance(source, dict):
-            entry["source"] = source
-        elif isinstance(source, str):
-            entry["source"] = {"file": source}
-        if isinstance(source, Malformed):
-            entry["raw"] = source.raw
-        else:
-            entry["record"] = record
         assert self._rej_fh is not None
-        self._rej_fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        self._rej_fh.write(reject_line(record, reason, source))
         self.summary.rejected += 1
         self.reasons[reason_category(reason)] += 1
 
