@@ -33,6 +33,24 @@ def truncate(dataset, max_length: int):
     return dataset.map(cut, batched=True)
 
 
+def _padded_rows(examples: list[dict[str, Any]], pad_token_id: int,
+                 pad_to_multiple_of: int | None) -> tuple[list[int], int, Any, Any]:
+    """Row lengths, padded width, and right-padded ``input_ids`` / ``labels`` tensors."""
+    import torch
+
+    lengths = [len(e["input_ids"]) for e in examples]
+    width = max(lengths)
+    if pad_to_multiple_of:
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+    input_ids = torch.full((len(examples), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    for b, example in enumerate(examples):
+        n = lengths[b]
+        input_ids[b, :n] = torch.tensor(example["input_ids"])
+        labels[b, :n] = torch.tensor(example.get("labels") or example["input_ids"])
+    return lengths, width, input_ids, labels
+
+
 @dataclass
 class PackedCollator:
     """Pad rows to the longest in the batch; position ids restart at every packed sample."""
@@ -43,18 +61,11 @@ class PackedCollator:
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        lengths = [len(e["input_ids"]) for e in examples]
-        width = max(lengths)
-        if self.pad_to_multiple_of:
-            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        batch = len(examples)
-        input_ids = torch.full((batch, width), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((batch, width), IGNORE, dtype=torch.long)
-        position_ids = torch.zeros((batch, width), dtype=torch.long)
+        lengths, width, input_ids, labels = _padded_rows(examples, self.pad_token_id,
+                                                         self.pad_to_multiple_of)
+        position_ids = torch.zeros((len(examples), width), dtype=torch.long)
         for b, example in enumerate(examples):
             n = lengths[b]
-            input_ids[b, :n] = torch.tensor(example["input_ids"])
-            labels[b, :n] = torch.tensor(example.get("labels") or example["input_ids"])
             pieces = [torch.arange(s) for s in (example.get("seq_lengths") or [n])]
             if n < width:  # the padding is a sample of its own, so real tokens never see it
                 pieces.append(torch.arange(width - n))
@@ -74,18 +85,10 @@ class PaddedCollator:
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        lengths = [len(e["input_ids"]) for e in examples]
-        width = max(lengths)
-        if self.pad_to_multiple_of:
-            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        batch = len(examples)
-        input_ids = torch.full((batch, width), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((batch, width), IGNORE, dtype=torch.long)
-        attention_mask = torch.zeros((batch, width), dtype=torch.long)
-        for b, example in enumerate(examples):
-            n = lengths[b]
-            input_ids[b, :n] = torch.tensor(example["input_ids"])
-            labels[b, :n] = torch.tensor(example.get("labels") or example["input_ids"])
+        lengths, width, input_ids, labels = _padded_rows(examples, self.pad_token_id,
+                                                         self.pad_to_multiple_of)
+        attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for b, n in enumerate(lengths):
             attention_mask[b, :n] = 1
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask,
                 "num_real_tokens": torch.tensor(sum(lengths))}
