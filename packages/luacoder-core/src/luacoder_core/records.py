@@ -172,6 +172,12 @@ def _open_text(path: Path) -> str:
         raise InputError("file not found", file=str(path))
     if path.is_dir():
         raise InputError("is a folder, expected a file of records", file=str(path))
+    return read_text(path)
+
+
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file (a BOM is dropped); not UTF-8 is an :class:`InputError` naming the line."""
+    path = Path(path)
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")

@@ -1036,13 +1036,9 @@ def _expand_inputs(inputs: list[str]) -> list[Path]:
 
 
 def read_markdown(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 (byte 0x{data[exc.start]:02x})", file=str(path),
-                         line=line) from exc
+    from luacoder_core.records import read_text
+
+    return read_text(path)
 
 
 def _alias_records(record: dict[str, Any]) -> list[dict[str, Any]]:
