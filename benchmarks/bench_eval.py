@@ -93,14 +93,9 @@ return M
 
 
 def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from run_all import cpu_name  # benchmarks/ is on sys.path when a bench runs as a script
+
+    cpu = cpu_name()
     return (f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}; "
             f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
