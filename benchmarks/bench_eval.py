@@ -226,7 +226,7 @@ def run_lua_processes(programs: list[str], tmp: Path) -> tuple[float, int]:
 
 
 def bench_generation(model, tokenizer, prompts: list[str], new_tokens: int) -> dict:
-    from luacoder_eval.generation import GenSettings, generate
+    from luacoder_eval.textgen import GenSettings, generate
 
     settings = GenSettings(max_new_tokens=new_tokens, min_new_tokens=new_tokens, batch_size=16)
     generate(model, tokenizer, prompts[:2], settings)  # warm-up
@@ -272,7 +272,7 @@ def main() -> None:
         gen = bench_generation(model, tokenizer, prompts, gen_tokens)
 
         # a sweep's generation for n_score samples at the tiny model's batched speed
-        from luacoder_eval.generation import GenSettings, generate
+        from luacoder_eval.textgen import GenSettings, generate
 
         sweep_prompts = [s.split("\n")[0][:10] for s in SNIPPETS] * 13  # 130 prompts
         sweep_settings = GenSettings(max_new_tokens=128, batch_size=16)

@@ -41,7 +41,7 @@ def test_generate_with_adapter_and_chat_template(invoke, checkpoints):
 
 
 def test_batched_generation_equals_one_by_one(checkpoints):
-    from luacoder_eval.generation import GenSettings, generate
+    from luacoder_eval.textgen import GenSettings, generate
     from luacoder_eval.models import ModelLoader
 
     loaded = ModelLoader().load(checkpoints)
@@ -53,7 +53,7 @@ def test_batched_generation_equals_one_by_one(checkpoints):
 
 
 def test_adapter_is_taken_off_the_shared_base(checkpoints, tiny_base):
-    from luacoder_eval.generation import GenSettings, generate
+    from luacoder_eval.textgen import GenSettings, generate
     from luacoder_eval.models import ModelLoader
 
     loader = ModelLoader()

@@ -18,7 +18,7 @@ def chat_loop(model: Any, tokenizer: Any, *, system_prompt: str | None = None,
     import torch
     from transformers import TextIteratorStreamer
 
-    from luacoder_eval.generation import GenSettings, format_prompt
+    from luacoder_eval.textgen import GenSettings, format_prompt
 
     settings = GenSettings(chat=True, system_prompt=system_prompt)
     history: list[dict] = []

@@ -204,7 +204,7 @@ def add_commands(cli: click.Group) -> None:
         """Generate from MODEL (a base model, a checkpoint or an adapter folder)."""
         if bool(prompt_texts) == bool(prompts_file):
             raise click.UsageError("give --prompt TEXT (repeatable) or --prompts FILE")
-        from luacoder_eval.generation import GenSettings, generate
+        from luacoder_eval.textgen import GenSettings, generate
         from luacoder_eval.prompts import load_prompts, prompt_text
 
         prompts = list(prompt_texts) if prompt_texts else load_prompts(prompts_file)

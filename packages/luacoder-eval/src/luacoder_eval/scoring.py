@@ -79,7 +79,7 @@ def score_file(pm: Any, *, api_path: str, generations_path: str, report_type: st
                column: str = "output") -> dict[str, Any]:
     """``luacoder eval score``: read, score, return the metrics plus reader notes."""
     from luacoder_eval.api import load_api
-    from luacoder_eval.generations import read_generations
+    from luacoder_eval.generation_files import read_generations
 
     start = time.monotonic()
     rtype = get_report_type(pm, report_type)

@@ -213,7 +213,7 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
     from luacoder_eval import report as reports
     from luacoder_eval.api import load_api
     from luacoder_eval.execution import load_problems
-    from luacoder_eval.generation import GenSettings
+    from luacoder_eval.textgen import GenSettings
     from luacoder_eval.models import ModelLoader
     from luacoder_eval.prompts import load_prompts, prompt_text
     from luacoder_eval.scoring import api_context, get_report_type, score_samples
@@ -360,7 +360,7 @@ def _progress(label: str):
 
 
 def _generate(config: dict, loaded: Any, cand: Candidate, prompts: list, settings: Any) -> Any:
-    from luacoder_eval.generation import generate, generate_vllm
+    from luacoder_eval.textgen import generate, generate_vllm
 
     if config["backend"] == "vllm":  # pragma: no cover - needs vLLM and a GPU
         adapter = cand.path if (Path(cand.path) / "adapter_config.json").is_file() else None
@@ -376,7 +376,7 @@ def _exec(pm: Any, config: dict, loaded: Any, cand: Candidate, problems: dict, s
     them."""
     from dataclasses import replace
 
-    from luacoder_eval.generation import GenOutput
+    from luacoder_eval.textgen import GenOutput
 
     groups: dict[tuple[str, ...], list[str]] = {}
     for name, problem in problems.items():
