@@ -7,7 +7,7 @@ import json
 
 import pytest
 from luacoder_train.chat_templates import TEMPLATES
-from luacoder_train.common.masking import tokenize_conversation
+from luacoder_train.data.masking import tokenize_conversation
 from train_testutil import CONVERSATIONS, conversation, losses, write_recipe
 
 MULTI_TURN = conversation(CONVERSATIONS[0] + CONVERSATIONS[3])["messages"]

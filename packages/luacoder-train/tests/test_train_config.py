@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from luacoder_train.common.config import DEEPSPEED_DIR
+from luacoder_train.recipe.config import DEEPSPEED_DIR
 from train_testutil import write_jsonl, write_recipe
 
 

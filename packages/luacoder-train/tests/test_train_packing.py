@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from luacoder_train.common.packing import PackedCollator, PaddedCollator, batch_efficiency, pack
+from luacoder_train.data.packing import PackedCollator, PaddedCollator, batch_efficiency, pack
 from train_testutil import SNIPPETS
 
 

@@ -2,7 +2,7 @@
 
 ``chatml`` is the default for base models whose tokenizer has no template; it marks the assistant
 turns with ``{% generation %}`` so transformers' assistant masks work too. The others have no
-generation markers: luacoder's own masking (``luacoder_train.common.masking``) computes the loss
+generation markers: luacoder's own masking (``luacoder_train.data.masking``) computes the loss
 mask from the messages, so any template works.
 """
 

@@ -39,7 +39,7 @@ def accelerate_command(trainer_args: list[str], *, nproc_per_node: str, nnodes: 
                        node_rank: int | None = None, master_addr: str | None = None,
                        master_port: int | None = None, config_file: str | None = None,
                        extra: tuple[str, ...] = (), **_ignored) -> list[str]:
-    from luacoder_train.common.config import ACCELERATE_DIR
+    from luacoder_train.recipe.config import ACCELERATE_DIR
 
     if not nproc_per_node.isdigit() or not str(nnodes).isdigit():
         raise InputError("accelerate needs numeric --nproc-per-node and --nnodes")

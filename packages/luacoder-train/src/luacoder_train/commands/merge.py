@@ -19,7 +19,7 @@ def merge(adapter_dir: str, output: str, base: str | None = None, dtype: str | N
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from luacoder_train import __version__
-    from luacoder_train.common.checkpoints import read_meta, write_meta
+    from luacoder_train.outputs.checkpoints import read_meta, write_meta
 
     adapter = Path(adapter_dir)
     config_path = adapter / "adapter_config.json"

@@ -3,13 +3,13 @@
 The conversation is rendered with the chat template (the recipe's ``chat_template``: a built-in
 name, a Jinja file or text; else the tokenizer's; else ChatML). With ``assistant_only_loss``
 (the default) the loss covers the assistant turns and the end-of-turn token after each, computed
-from the messages themselves (``luacoder_train.common.masking``), so templates without
+from the messages themselves (``luacoder_train.data.masking``), so templates without
 ``{% generation %}`` markers mask correctly. Conversations are packed like pretraining rows.
 """
 
 from __future__ import annotations
 
-from luacoder_train.common.base import BaseTrainer, Context
+from luacoder_train.trainers.base import BaseTrainer, Context
 
 
 class ChatTrainer(BaseTrainer):
@@ -29,7 +29,7 @@ class ChatTrainer(BaseTrainer):
     def prepare(self, ctx: Context) -> None:
         from luacoder_core.errors import InputError
 
-        from luacoder_train.common.masking import MaskingError, tokenize_conversation
+        from luacoder_train.data.masking import MaskingError, tokenize_conversation
         from luacoder_train.trainers.sft_common import finish_rows, stats_of
 
         tokenizer, template = ctx.tokenizer, ctx.template

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from luacoder_train.common.base import BaseTrainer, Context
+from luacoder_train.trainers.base import BaseTrainer, Context
 
 
 def _as_messages(value, role: str):
@@ -38,7 +38,7 @@ class DPOTrainer(BaseTrainer):
         validate_preference(record)
 
     def prepare(self, ctx: Context) -> None:
-        from luacoder_train.common.packing import Stats, batch_efficiency
+        from luacoder_train.data.packing import Stats, batch_efficiency
 
         fmt = ctx.options["prompt_format"]
         chat = fmt == "chat" or (fmt == "auto" and bool(ctx.template))
@@ -102,7 +102,7 @@ class DPOTrainer(BaseTrainer):
     def build(self, ctx: Context):
         from trl import DPOTrainer as TRLDPOTrainer
 
-        from luacoder_train.common.runtime import with_luacoder
+        from luacoder_train.trainers.runtime import with_luacoder
 
         cls = with_luacoder(TRLDPOTrainer)
         kwargs = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from luacoder_train.common.base import BaseTrainer, Context
+from luacoder_train.trainers.base import BaseTrainer, Context
 
 FIM_TOKENS = ("<fim_prefix>", "<fim_middle>", "<fim_suffix>")
 

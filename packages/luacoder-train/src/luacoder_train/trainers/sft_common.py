@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from luacoder_train.common.base import Context
+from luacoder_train.trainers.base import Context
 
 IGNORE = -100
 
 
 def finish_rows(ctx: Context, tokenized, *, split: str):
     """Pack or truncate tokenized rows (``input_ids`` + ``labels``); drop rows with no loss."""
-    from luacoder_train.common.packing import pack, truncate
+    from luacoder_train.data.packing import pack, truncate
 
     args = ctx.args
     packing = ctx.resolved.trl_kwargs.get("packing", args.packing)
@@ -31,7 +31,7 @@ def finish_rows(ctx: Context, tokenized, *, split: str):
 
 
 def stats_of(ctx: Context, samples: int, rows):
-    from luacoder_train.common.packing import Stats, batch_efficiency
+    from luacoder_train.data.packing import Stats, batch_efficiency
 
     table = rows.with_format("arrow")[:]
     import pyarrow.compute as pc
@@ -48,7 +48,7 @@ def stats_of(ctx: Context, samples: int, rows):
 
 
 def collator(ctx: Context):
-    from luacoder_train.common.packing import PackedCollator, PaddedCollator
+    from luacoder_train.data.packing import PackedCollator, PaddedCollator
 
     packing = ctx.resolved.trl_kwargs.get("packing", ctx.args.packing)
     pad_id = ctx.tokenizer.pad_token_id
@@ -57,7 +57,7 @@ def collator(ctx: Context):
 
 
 def describe_rows(ctx: Context) -> str:
-    from luacoder_train.common.packing import show_example
+    from luacoder_train.data.packing import show_example
 
     if ctx.train_dataset is None or len(ctx.train_dataset) == 0:
         return "  (no rows)"
@@ -75,7 +75,7 @@ def build_sft(ctx: Context):
     packed them already, so TRL's own preparation and packing are switched off."""
     from trl import SFTTrainer
 
-    from luacoder_train.common.runtime import with_luacoder
+    from luacoder_train.trainers.runtime import with_luacoder
 
     args = ctx.args
     args.packing = False

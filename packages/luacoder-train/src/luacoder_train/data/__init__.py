@@ -1,0 +1,1 @@
+"""Training data: loading sources and mixtures, chat masking, packing and collators."""
