@@ -285,3 +285,31 @@ def test_plugin_whose_hook_raises_is_failed_not_fatal(capsys, monkeypatch):
     strict = fresh_pm(bad=plugin_module("bad", register_commands=bad_commands))
     with pytest.raises(PluginError, match="plugin 'bad' failed: register_commands raised"):
         build_cli(strict)
+
+
+def test_hook_register_rewards():
+    from luacoder_core.components import Reward, completion_text
+
+    class Shorter(Reward):
+        summary = "Shorter completions score higher."
+
+        def bind(self, options, context):
+            limit = options.pop("limit", 10)
+            super().bind(options, context)  # anything left is an unknown option
+            return lambda prompts, completions, **columns: [
+                max(0.0, 1 - len(completion_text(c)) / limit) for c in completions]
+
+    def register_rewards(register):
+        register("shorter", Shorter())
+
+    pm = fresh_pm(w=plugin_module("w", register_rewards=register_rewards))
+    reward = pm.registries.rewards.get("shorter")
+    fn = reward.bind({"limit": 4}, {})
+    assert fn(["p", "p"], ["ab", [{"role": "assistant", "content": "abcd"}]]) == [0.5, 0.0]
+    with pytest.raises(ValueError, match="takes no options.*colour"):
+        reward.bind({"colour": 1}, {})
+    listing = json.loads(CliRunner().invoke(build_cli(pm), ["plugins", "--json"]).output)
+    assert listing[0]["registered"] == {"rewards": ["shorter"]}
+    rows = json.loads(CliRunner().invoke(build_cli(pm), ["train", "list", "--json"]).output)
+    assert {"kind": "reward", "name": "shorter", "plugin": "w",
+            "summary": "Shorter completions score higher."} in rows

@@ -23,6 +23,7 @@ INSTALL_HINT = {
     "trainer": "luacoder-train",
     "report type": "luacoder-eval",
     "metric": "luacoder-eval",
+    "reward": "luacoder-train",
 }
 
 
@@ -205,8 +206,9 @@ def build_cli(pm: PluginManager | None = None) -> click.Group:
     @train.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def train_list(as_json: bool) -> None:
-        """List the installed trainers."""
-        _registry_listing(pm, ["trainers"], as_json)
+        """List the installed trainers and the rewards RL trainers can use."""
+        _registry_listing(pm, ["trainers", "rewards"] if len(pm.registries.rewards) else ["trainers"],
+                          as_json)
 
     @cli.group("eval", context_settings=CONTEXT_SETTINGS)
     def eval_group() -> None:

@@ -84,6 +84,18 @@ def register_metrics(register):
     """
 
 
+@hookspec
+def register_rewards(register):
+    """Register rewards for RL trainers (``grpo``): completions in, one float each out.
+
+    Called once when the registries are first needed. A recipe names rewards in ``rewards:``.
+
+    :param register: ``register(name, reward)``; a reward is a
+        :class:`luacoder_core.components.Reward` (or any callable in trl's reward-function form
+        ``reward(prompts, completions, **columns) -> list[float | None]``).
+    """
+
+
 # -------------------------------------------------------------------------------------------------
 # Pipeline stages (``luacoder run``)
 # -------------------------------------------------------------------------------------------------

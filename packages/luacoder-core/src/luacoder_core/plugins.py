@@ -35,6 +35,7 @@ COMPONENT_KINDS = {
     "trainers": ("register_trainers", "trainer"),
     "report_types": ("register_report_types", "report type"),
     "metrics": ("register_metrics", "metric"),
+    "rewards": ("register_rewards", "reward"),
 }
 
 
@@ -70,6 +71,7 @@ class Registries:
         self.trainers = Registry("trainer")
         self.report_types = Registry("report type")
         self.metrics = Registry("metric")
+        self.rewards = Registry("reward")
 
     def of(self, attr: str) -> Registry:
         return getattr(self, attr)

@@ -17,7 +17,8 @@ class Entry:
 
 
 class Registry:
-    """Named components of one kind (``converter``, ``trainer``, ``report type``, ``metric``)."""
+    """Named components of one kind (``converter``, ``trainer``, ``report type``, ``metric``,
+    ``reward``)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
