@@ -37,17 +37,22 @@ from luacoder_data.options import common_params, open_output
 # ------------------------------------------------------------------------------------------------
 
 _LIQUID_TAG_RE = re.compile(r"\{%-?.*?-?%\}")
-_JINJA_VAR_RE = re.compile(r"\{\{-?\s.*?\s-?\}\}|\{\{-?[\w.|\s'\"]*?-?\}\}")
+_JINJA_VAR_RE = re.compile(r"\{\{.*?\}\}")
+_EMPTY_ANCHOR_RE = re.compile(r"<a\s+(?:name|id)\s*=\s*[^>]*>\s*</a>", re.IGNORECASE)
 _HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 _FENCE_OPEN_RE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
 
 
-def prepare_lines(text: str) -> list[str]:
-    """Lines of ``text`` with front matter, template tags and HTML comments blanked out (the
-    line count stays the same, so line numbers keep pointing into the original file)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if lines and lines[0].strip() == "---":
+def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[str]:
+    """Lines of ``text`` with front matter, template tags, empty ``<a name>`` anchors and HTML
+    comments blanked out (the line count stays the same, so line numbers keep pointing into the
+    original file)."""
+    if isinstance(text, str):
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+    else:
+        lines = list(text)
+    if front_matter and lines and lines[0].strip() == "---":
         for end in range(1, min(len(lines), 200)):
             if lines[end].strip() in ("---", "..."):
                 for i in range(end + 1):
@@ -66,7 +71,9 @@ def prepare_lines(text: str) -> list[str]:
                 in_fence = m.group("fence")
                 continue
             if "{{" in line:  # Jinja output tags outside code (Lua tables may hold "{{")
-                lines[i] = _JINJA_VAR_RE.sub("", line)
+                line = lines[i] = _JINJA_VAR_RE.sub("", line)
+            if "<a" in line:  # `<a name="torch.Tensor.narrow"></a>`: an anchor, not text
+                lines[i] = _EMPTY_ANCHOR_RE.sub("", line)
         elif m and m.group("fence")[0] == in_fence[0] and len(m.group("fence")) >= len(in_fence) \
                 and not m.group("info"):
             in_fence = None
@@ -85,7 +92,7 @@ _LUA_KEYWORDS = frozenset(
     "then true until while".split())
 _FILE_EXTENSIONS = frozenset("md markdown lua txt json html htm js py c h cpp conf yaml yml sh so "
                              "dll rockspec toml ini cfg xml csv rst org".split())
-_TRAILER_RE = re.compile(r"^(?:$|->|→|:|—|–|-\s|;|,|\s+(?:->|→|—|–|-|returns?\b)|"
+_TRAILER_RE = re.compile(r"^(?:$|->|→|=>|:|—|–|-\s|;|,|\s+(?:->|→|=>|—|–|-|returns?\b)|"
                          r"\s*\([^()]*\)\s*$|\s*\[[^\]]*\]\s*$)")
 
 
@@ -97,6 +104,7 @@ class Signature:
     text: str
     params: list[dict[str, Any]]
     has_call: bool = True
+    returns: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -172,10 +180,13 @@ def split_params(args: str) -> list[dict[str, Any]] | None:
             depth_sq = max(depth_sq - 1, 0)
         elif ch == "," and depth == 0:
             if token.strip():
-                param = _param_from_token(token.strip(), bool(token_optional))
-                if param is None:
-                    return None
-                params.append(param)
+                raw = token.strip()
+                spread = re.match(rf"^({IDENT})\s+(\.\.\.)$", raw)  # `dim1e ...`
+                for part in (spread.groups() if spread else (raw,)):
+                    param = _param_from_token(part, bool(token_optional))
+                    if param is None:
+                        return None
+                    params.append(param)
             token = ""
             token_optional = None
         else:
@@ -194,18 +205,22 @@ def split_params(args: str) -> list[dict[str, Any]] | None:
 
 
 _PARAM_TOKEN_RE = re.compile(
-    rf"^(?P<name>\.\.\.|{IDENT})(?P<q>\?)?(?:\s*:\s*(?P<type>[^=]+?))?(?:\s*=\s*(?P<default>.+))?$")
+    rf"^(?P<name>\.\.\.|{IDENT})(?P<dots>\.\.\.?)?(?P<q>\?)?(?:\s*:\s*(?P<type>[^=]+?))?"
+    r"(?:\s*=\s*(?P<default>.+))?$")
 
 
 def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
     raw = raw.strip().strip("`").strip()
-    if raw.endswith("?") and not raw.endswith("??"):
-        pass
+    if raw in ("..", "…"):
+        raw = "..."  # `log_error(arg, ..)`: a vararg written short
     m = _PARAM_TOKEN_RE.match(raw)
     if m:
         name = m.group("name")  # keywords too: docs name parameters `repeat`, `end`
-        opt = optional or bool(m.group("q")) or m.group("default") is not None or name == "..."
+        vararg = name == "..." or bool(m.group("dots"))  # `args...`: a named vararg
+        opt = optional or bool(m.group("q")) or m.group("default") is not None or vararg
         param: dict[str, Any] = {"name": name, "optional": opt}
+        if vararg and name != "...":
+            param["vararg"] = True
         if m.group("type"):
             ptype = m.group("type").strip()
             if ptype.endswith("?"):
@@ -217,6 +232,9 @@ def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
     if re.match(r'^(?:"[^"]*"|\'[^\']*\'|\{.*\}|-?\d[\d.]*|true|false|nil|function\s*\(.*)$', raw,
                 re.DOTALL):
         return {"name": raw, "optional": optional, "literal": True}
+    m = re.match(rf"^{IDENT}(?:\|{IDENT})+$", raw)
+    if m:  # `scatter(dim, index, src|val)`: one parameter, either of two names
+        return {"name": raw, "optional": optional}
     m = re.match(rf"^(?P<type>{IDENT}(?:\|{IDENT})*)\s+(?P<name>{IDENT})(?P<q>\?)?$", raw)
     if m:  # "string path" (typed C-like signatures)
         return {"name": m.group("name"), "type": m.group("type"),
@@ -224,7 +242,23 @@ def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
     return None
 
 
-_ASSIGN_RE = re.compile(rf"^(?:local\s+)?(?:{IDENT}|\.\.\.)(?:\s*,\s*(?:{IDENT}|\.\.\.))*\s*=(?!=)\s*")
+_ASSIGN_RE = re.compile(
+    rf"^(?:local\s+)?(?:{IDENT}\??|\.\.\.)(?:\s*,\s*(?:{IDENT}\??|\.\.\.))*\s*=(?!=)\s*")
+_ARROW_RE = re.compile(r"^\s*(?:->|→|=>)\s*(?P<type>.+?)\s*$")
+
+
+def _left_returns(assignment: str) -> list[dict[str, Any]]:
+    """``ok, err =`` / ``newval, err, forcible? =`` -> the values a call returns, in order."""
+    names = [t.strip() for t in re.sub(r"^local\s+|=\s*$", "", assignment.strip()).split(",")]
+    out = []
+    for n in names:
+        if not n:
+            continue
+        entry: dict[str, Any] = {"name": n.rstrip("?"), "type": None, "description": ""}
+        if n.endswith("?"):
+            entry["optional"] = True
+        out.append(entry)
+    return out
 
 
 def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature | None:
@@ -235,7 +269,10 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     if not text:
         return None
     text = re.sub(r"^function\s+", "", text)
-    text = _ASSIGN_RE.sub("", text, count=1)
+    assign = _ASSIGN_RE.match(text)
+    returns = _left_returns(assign.group(0)) if assign else []
+    if assign:
+        text = text[assign.end():]
     m = NAME_RE.match(text)
     if not m:
         return None
@@ -245,6 +282,14 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     rest = text[m.end():]
     spaced = rest[:1].isspace()
     rest_stripped = rest.lstrip()
+    if rest_stripped.startswith("{") and not spaced and ("." in name or ":" in name):
+        # a table call: `pane:split{direction = "Top"}` / `pane:split{}`
+        close = _matching_paren(rest_stripped, 0)
+        if close < 0 or rest_stripped[close + 1:].strip() not in ("", ";"):
+            return None
+        return Signature(name=name, text=f"{name}{rest_stripped[:close + 1]}",
+                         params=[{"name": "args", "type": "table", "optional": False}],
+                         returns=returns)
     if not rest_stripped.startswith("("):
         return None
     if spaced and "." not in name and ":" not in name and not allow_spaced_bare:
@@ -259,8 +304,12 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     params = split_params(args)
     if params is None:
         return None
+    arrow = _ARROW_RE.match(trailer)
+    if arrow and not returns:
+        rtype = arrow.group("type").strip("`* ")
+        returns = [{"type": rtype, "description": ""}] if rtype else []
     sig_text = f"{name}({args.strip()})"
-    return Signature(name=name, text=sig_text, params=params)
+    return Signature(name=name, text=sig_text, params=params, returns=returns)
 
 
 def _is_api_name(name: str) -> bool:
@@ -373,6 +422,7 @@ _LABELS = {
     "syntax": ("syntax", "signature", "synopsis", "prototype", "declaration", "definition"),
     "deprecated": ("deprecated",),
     "default": ("default",),
+    "type": ("type",),
 }
 _LABEL_KIND = {word: kind for kind, words in _LABELS.items() for word in words}
 _LABEL_INNER_RE = re.compile(r"^(?P<label>[A-Za-z][A-Za-z ]*?)\s*(?:\((?P<variant>[^)]*)\))?\s*:?\s*$")
@@ -416,9 +466,14 @@ _SYNTAX_INLINE_RE = re.compile(r"^\s*`\s*syntax\s*:\s*(?P<sig>.+?)\s*`\s*$", re.
 _METHOD_FORM_RE = re.compile(r"^\s*>\s*method form\s+`(?P<sig>[^`]+)`", re.IGNORECASE)
 _LINK_DEF_RE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+\s*$")
 _CODE_SPAN_RE = re.compile(r"`([^`]+)`")
+# "deprecated" is a marker on the entry - a line that opens with it (`**Deprecated**`,
+# `> Deprecated since 2.0`, `WARNING: deprecated`), `@deprecated`, `(deprecated)`, or a sentence
+# whose subject is the entry ("this method is now deprecated") - never any prose using the word
 _DEPRECATED_TEXT_RE = re.compile(
-    r"(?:^\s*(?:\*\*|__)?deprecated\b|\b(?:is|are|has been|now|was)\s+deprecated\b|"
-    r"@deprecated\b|\(deprecated\))", re.IGNORECASE)
+    r"(?:^[\s>*_!\[]*(?:(?:warning|note|caution|attention)\W+)?deprecated\b|"
+    r"\bth(?:is|e)\s+(?:function|method|api|call|field|property|option|module|class)\s+"
+    r"(?:is|has\s+been|was)\s+(?:now\s+)?deprecated\b|"
+    r"@deprecated\b|\(deprecated\)|\[deprecated\])", re.IGNORECASE)
 
 
 def _param_from_item(text: str) -> dict[str, Any] | None:
@@ -622,6 +677,98 @@ def _directive_like(text: str, name: str) -> bool:
         and "(" not in text.split()[0]
 
 
+@dataclass
+class _Decision:
+    """What a heading opens: one entry per name (``byte(), char()`` gives two)."""
+
+    names: list[tuple[str, Signature | None]]
+    reject: str | None = None
+    kind: str | None = None  # overrides "field" for a name-only entry known to be callable
+    returns: list[dict[str, Any]] = field(default_factory=list)
+    anchor: str | None = None  # the full name from a `{#a.b.c}` attribute
+
+
+_TYPE_PREFIX_RE = re.compile(r"^\[(?P<type>[^\[\]]+)\]\s+(?P<rest>[A-Za-z_].*)$")
+_SPACED_SIG_RE = re.compile(rf"^{IDENT}(?:[.:]{IDENT})*\s+\([^()]*(?:\([^()]*\)[^()]*)*\)\s*$")
+_MODULE_HEADING_RE = re.compile(
+    rf"^(?:module|library|package|namespace)\s+(?P<name>{IDENT}(?:\.{IDENT})*)\s*$", re.IGNORECASE)
+_DEPRECATED_SECTION_RE = re.compile(r"^\W*deprecated\b|\bdeprecated\W*$", re.IGNORECASE)
+_ANCHOR_ATTR_RE = re.compile(r"\{#(?P<id>[^}\s]+)[^}]*\}\s*$")
+_STD_LIBS = frozenset("string table math os io coroutine debug utf8 package bit bit32 jit ffi "
+                      "_G self".split())
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p.strip() for p in parts]
+
+
+def _several_signatures(text: str) -> list[Signature] | None:
+    """``byte(), char(), short()``: several signatures written in one heading."""
+    parts = _split_top(text)
+    if len(parts) < 2:
+        return None
+    sigs = [parse_signature(p) for p in parts]
+    if all(sig is not None and _is_api_name(sig.name) for sig in sigs):
+        return sigs  # type: ignore[return-value]
+    return None
+
+
+def _section_calls(name: str, body: list[str], fences: dict[int, Fence], offset: int) -> bool:
+    """The code of a section calls ``name`` itself (``Popup({...})`` under ``# Popup``)."""
+    call = re.compile(rf"(?<![\w.:]){re.escape(name)}\s*[({{\"']")
+    for i in range(len(body)):
+        fence = fences.get(offset + i)
+        if fence is not None and fence.lang in ("lua", "luajit", "") and call.search(fence.code):
+            code = fence.code
+            if not re.search(rf"function\s+{re.escape(name)}\s*\(", code):
+                return True
+    return False
+
+
+def _qualify_from_examples(entries: list[Entry]) -> None:
+    """Bare names (``### clear (t)``) qualified with the module table the document's own
+    examples call them on (``M.clear({1, 2})`` -> ``M.clear``), when one table dominates."""
+    bare = [e for e in entries if e.reject is None and "." not in e.record["name"]
+            and ":" not in e.record["name"] and e.record["examples"]]
+    if len(bare) < 2:
+        return
+    found: dict[int, set[str]] = {}
+    counts: dict[str, int] = {}
+    for k, e in enumerate(bare):
+        name = e.record["name"]
+        pat = re.compile(rf"(?<![\w.:])({IDENT}(?:\.{IDENT})*)\.{re.escape(name)}\s*[({{\"']")
+        prefixes = {m.group(1) for code in e.record["examples"] for m in pat.finditer(code)}
+        prefixes -= _STD_LIBS
+        found[k] = prefixes
+        for p in prefixes:
+            counts[p] = counts.get(p, 0) + 1
+    if not counts:
+        return
+    top, n = max(counts.items(), key=lambda kv: kv[1])
+    if n < 2 or n * 2 < len(bare):
+        return
+    for k, e in enumerate(bare):
+        if top in found[k]:
+            name = e.record["name"]
+            e.record["name"] = f"{top}.{name}"
+            e.record["signature"] = f"{top}." + e.record["signature"]
+            if e.record.get("signatures"):
+                e.record["signatures"] = [x if x.startswith(top + ".") else f"{top}.{x}"
+                                          for x in e.record["signatures"]]
+
+
 class _Extractor:
     def __init__(self, *, heading_level: int | None, roots: list[str], method_forms: str,
                  source_name: str) -> None:
@@ -635,11 +782,21 @@ class _Extractor:
             return f"{self.roots[0]}.{name}"
         return name
 
-    def extract(self, text: str) -> Document:
-        lines = prepare_lines(text)
+    def extract(self, text: str, *, line_offset: int = 0, prepared: list[str] | None = None
+                ) -> Document:
+        lines = prepared if prepared is not None else prepare_lines(text)
         headings, fences = scan_structure(lines)
         doc = Document(headings=len(headings))
-        api_at: dict[int, tuple[str, Signature | None, str | None]] = {}
+        # `### clear (t)`: a space before the parenthesis is a signature where the document
+        # writes its entries that way (three or more such headings at one level), not in a
+        # lone "Example (advanced)"
+        shapes: dict[int, int] = {}
+        for h in headings:
+            raw = _TYPE_PREFIX_RE.sub(r"\g<rest>", _clean_inline(h.text).replace("`", ""))
+            if _SPACED_SIG_RE.match(raw):
+                shapes[h.level] = shapes.get(h.level, 0) + 1
+        self._spaced_levels = {level for level, n in shapes.items() if n >= 3}
+        api_at: dict[int, _Decision] = {}
         for h in headings:
             decision = self._classify(h, headings, lines, fences)
             if decision is None:
@@ -659,30 +816,73 @@ class _Extractor:
                 if nxt.line in api_at or (nxt.level <= h.level):
                     end = nxt.line
                     break
-            name, sig, reject = api_at[h.line]
-            section = _clean_inline(section_stack[-1].text).replace("`", "") if section_stack else None
-            record = self._record(h, name, sig, lines, fences, h.end, end, section)
-            doc.entries.append(Entry(record, reject))
+            decision = api_at[h.line]
+            section_heading = next((s for s in reversed(section_stack)), None)
+            section = _clean_inline(section_heading.text).replace("`", "") if section_heading else None
+            module = next((m.group("name") for m in (_MODULE_HEADING_RE.match(
+                _clean_inline(s.text).replace("`", "")) for s in reversed(section_stack)) if m), None)
+            section_deprecated = any(_DEPRECATED_SECTION_RE.search(_clean_inline(s.text))
+                                     for s in section_stack)
+            for n, (name, sig) in enumerate(decision.names):
+                if module and "." not in name and ":" not in name and decision.anchor is None:
+                    name = f"{module}.{name}"
+                if decision.anchor and n == 0:
+                    name = decision.anchor
+                record = self._record(h, name, sig, lines, fences, h.end, end, section)
+                if decision.kind and record["kind"] == "field":
+                    record["kind"] = decision.kind
+                if decision.returns and not record["returns"]:
+                    record["returns"] = [dict(r) for r in decision.returns]
+                if section_deprecated:
+                    record["deprecated"] = True
+                record["source"]["line"] += line_offset
+                doc.entries.append(Entry(record, decision.reject))
+        _qualify_from_examples(doc.entries)
         return doc
 
     def _classify(self, h: Heading, headings: list[Heading], lines: list[str],
-                  fences: dict[int, Fence]) -> tuple[str, Signature | None, str | None] | None:
-        """``(name, signature, reject reason)`` for an API heading, None for prose."""
+                  fences: dict[int, Fence]) -> _Decision | None:
+        """The API entry a heading opens (names, signatures, reject reason), None for prose."""
         if self.heading_level is not None and h.level != self.heading_level:
             return None
+        anchor_m = _ANCHOR_ATTR_RE.search(h.text)
         raw = _clean_inline(h.text)
         if not raw or _is_label_heading(raw):
             return None
+        rtype = None
+        pm = _TYPE_PREFIX_RE.match(raw.replace("`", ""))
+        if pm:  # torch7: `[Tensor] narrow(dim, index, size)`, the return type first
+            rtype = pm.group("type").strip()
+            raw = pm.group("rest")
+        decision = self._classify_text(h, raw, headings, lines, fences, typed=rtype is not None)
+        if decision is None:
+            return None
+        if rtype:
+            decision.returns = [{"type": rtype, "description": ""}]
+        if anchor_m and len(decision.names) == 1:
+            ident = anchor_m.group("id")
+            name = decision.names[0][0]
+            if _is_api_name(ident) and ("." in ident or ":" in ident) and ident != name \
+                    and last_segment(ident) == last_segment(name) and ident.endswith(name):
+                decision.anchor = ident  # `### delete {#pandoc.mediabag.delete}`
+        return decision
+
+    def _classify_text(self, h: Heading, raw: str, headings: list[Heading], lines: list[str],
+                       fences: dict[int, Fence], *, typed: bool) -> _Decision | None:
+        spaced_ok = h.level in self._spaced_levels or typed
         candidates = [c for c in _CODE_SPAN_RE.findall(raw)]
         spanned = bool(candidates)
         candidates.append(raw.replace("`", ""))
+        several = _several_signatures(raw.replace("`", ""))
+        if several:  # `byte(), char(), short()`: one entry for each
+            return _Decision([(self._qualify(sig.name), sig) for sig in several])
         for cand in candidates:
-            sig = parse_signature(cand, allow_spaced_bare=spanned)
+            sig = parse_signature(cand, allow_spaced_bare=spanned or spaced_ok)
             if sig is not None and _is_api_name(sig.name):
                 if len(candidates) > 1 and cand == candidates[-1] and not raw.lstrip().startswith(
                         ("`", sig.name)):
                     continue
-                return self._qualify(sig.name), sig, None
+                return _Decision([(self._qualify(sig.name), sig)])
         plain = _strip_emphasis(raw.replace("`", "")).strip()
         plain = re.sub(r"\s*\(\s*\)$", "", plain)
         deprecated_mark = re.search(r"\s*\(deprecated\)\s*$", plain, re.IGNORECASE)
@@ -702,20 +902,25 @@ class _Extractor:
             if sig is not None and last_segment(sig.name) == last_segment(plain) and \
                     _is_api_name(sig.name):
                 name = sig.name if ("." in sig.name or ":" in sig.name or "." not in plain) else plain
-                return self._qualify(name), sig, None
+                return _Decision([(self._qualify(name), sig)])
             if kind == "syntax":
                 if _directive_like(text, plain) and "." not in plain and ":" not in plain:
-                    return plain, None, "nginx directive, not a Lua function"
+                    return _Decision([(plain, None)], reject="nginx directive, not a Lua function")
                 field_name = _field_from_syntax(text, plain)
                 if field_name:
-                    return self._qualify(field_name), Signature(field_name, _clean_syntax(text), [],
-                                                                has_call=False), None
+                    return _Decision([(self._qualify(field_name), Signature(
+                        field_name, _clean_syntax(text), [], has_call=False))])
         if directive_hint and "." not in plain and ":" not in plain:
             return None
         if "." in plain or ":" in plain:
-            return self._qualify(plain), None, None  # a documented field or table
-        if self.heading_level is not None:
-            return self._qualify(plain), None, None
+            return _Decision([(self._qualify(plain), None)])  # a documented field or table
+        if self.heading_level is not None or typed:
+            return _Decision([(self._qualify(plain), None)], kind="function" if typed else None)
+        if re.fullmatch(r"\s*`[^`]+`\s*", raw) or any(
+                (label := match_label(ln)) and label[0] == "type" for ln in body[:6] if ln.strip()):
+            return _Decision([(self._qualify(plain), None)])  # `### \`border\``: an option
+        if _section_calls(plain, body, fences, h.end):
+            return _Decision([(self._qualify(plain), None)], kind="function")  # `# Popup`
         return None
 
     def _record(self, h: Heading, name: str, sig: Signature | None, lines: list[str],
@@ -802,6 +1007,8 @@ class _Extractor:
                         block.append(rest)
                     elif kind == "default":
                         extra["default"] = _strip_emphasis(rest)
+                    elif kind == "type":
+                        extra["type"] = _strip_emphasis(rest).replace("`", "")
                     if kind != "phases":
                         mode = "description"  # an inline value closes the block
                 i += 1
