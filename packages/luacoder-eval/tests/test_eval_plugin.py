@@ -13,6 +13,7 @@ def test_plugin_registers_everything(invoke):
     assert info["distribution"] == "luacoder-eval" and info["status"] == "loaded"
     assert info["registered"]["report_types"] == ["code", "markdown"]
     assert info["registered"]["metrics"] == ["api_match", "arity", "pass_at_k", "syntax"]
+    assert info["registered"]["rewards"] == ["lua_tests"]
     listing = invoke("eval", "list")
     assert "api_match" in listing.output and "markdown" in listing.output
     commands = invoke("eval", "--help").output

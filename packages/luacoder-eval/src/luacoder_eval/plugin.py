@@ -1,5 +1,6 @@
 """The eval stage's built-in plugin: report types ``code`` and ``markdown``, metrics
-``api_match``, ``syntax``, ``arity`` and ``pass_at_k``, and the ``luacoder eval`` commands.
+``api_match``, ``syntax``, ``arity`` and ``pass_at_k``, the ``lua_tests`` reward (for ``luacoder
+train grpo``) and the ``luacoder eval`` commands.
 
 Importing this module is cheap (no torch, transformers, peft or pandas): components and commands
 import what they need when they run.
@@ -33,3 +34,10 @@ def register_metrics(register):
     register("syntax", Syntax())
     register("arity", Arity())
     register("pass_at_k", PassAtK())
+
+
+@hookimpl
+def register_rewards(register):
+    from luacoder_eval.rewards import LuaTests
+
+    register("lua_tests", LuaTests())

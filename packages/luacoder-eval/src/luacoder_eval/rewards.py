@@ -1,0 +1,155 @@
+"""The ``lua_tests`` reward: a completion passes its problem's tests in the sandbox of
+``luacoder eval exec``.
+
+The rows are MultiPL-E problems as they are: the prompt is the function header, ``tests`` the
+LuaUnit test code, ``stop_tokens`` (optional) where a completion ends. The program of a completion
+is :func:`luacoder_eval.execution.build_program`'s (``prompt + completion cut at the first stop
+token + "\\n" + tests``); for chat prompts (report type ``markdown``) it is the answer's fenced Lua
+blocks followed by the tests. A row without tests gets None ("not applicable").
+
+Every program of a batch runs in one call to :func:`luacoder_eval.sandbox.run_programs`: forked,
+resource-limited worker processes, never the training process. ``grading: share`` (the default)
+scores the share of the test's assertions that pass: a program that fails is run again once per
+assertion (the other assertions left out), in one more batch; ``grading: binary`` scores 1 for a
+pass and 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from luacoder_core.components import Reward, completion_text
+
+#: one assertion of a MultiPL-E / LuaUnit test, on its own line
+ASSERTION_RE = re.compile(r"^\s*lu\.assert\w*\s*\(")
+GRADINGS = ("share", "binary")
+#: failures worth grading per assertion (a syntax error or a timeout fails every assertion)
+GRADED_KINDS = frozenset({"assertion", "runtime"})
+
+
+def split_assertions(tests: str) -> list[str]:
+    """One variant of ``tests`` per assertion line, the other assertions left out; ``[]`` when
+    the tests have fewer than two assertion lines (nothing to grade beyond pass/fail)."""
+    lines = tests.splitlines(keepends=True)
+    where = [i for i, line in enumerate(lines) if ASSERTION_RE.match(line)]
+    if len(where) < 2:
+        return []
+    others = set(where)
+    return ["".join(line for j, line in enumerate(lines) if j == i or j not in others)
+            for i in where]
+
+
+def program_code(prompt: Any, completion: Any, report_type: str, stops: Any) -> str | None:
+    """The Lua that goes before the tests: MultiPL-E's ``prompt + cut completion`` for ``code``,
+    the fenced Lua blocks for ``markdown``; None when a chat answer holds no code block."""
+    from luacoder_eval.execution import cut_at_stop
+
+    text = completion_text(completion)
+    if report_type == "markdown":
+        from luacoder_core.markdown import inline_code, lua_code
+
+        code = lua_code(text)
+        spans = len(inline_code(text)) if code else 0
+        blocks = [b for b in code[: len(code) - spans] if b.strip()]
+        return "\n".join(blocks) if blocks else None
+    if isinstance(stops, str):
+        stops = [stops]
+    stops = [s for s in stops or [] if isinstance(s, str)]
+    return (prompt if isinstance(prompt, str) else "") + cut_at_stop(text, stops)
+
+
+class LuaTests(Reward):
+    """Share of the problem's assertions the completion passes (or pass/fail), in the sandbox."""
+
+    summary = ("Passes the problem's tests (MultiPL-E 'tests' column) in the eval sandbox's "
+               "worker processes; share of assertions or binary")
+
+    def bind(self, options: dict[str, Any], context: dict[str, Any]) -> Any:
+        from luacoder_core.config import closest
+
+        known = {"grading": str, "timeout": (int, float), "workers": int, "max_memory_mb": int}
+        for key, value in options.items():
+            if key not in known:
+                guess = closest(key, known)
+                hint = f"; did you mean '{guess}'?" if guess else ""
+                raise ValueError(f"unknown option '{key}'{hint} (known: {', '.join(sorted(known))})")
+            if not isinstance(value, known[key]) or isinstance(value, bool):
+                raise ValueError(f"option '{key}' has the wrong type: {value!r}")
+        grading = options.get("grading", "share")
+        if grading not in GRADINGS:
+            raise ValueError(f"option 'grading' must be one of {', '.join(GRADINGS)}, got {grading!r}")
+        report_type = context.get("report_type") or "code"
+        return LuaTestsRun(report_type=report_type, grading=grading,
+                           timeout=float(options.get("timeout", 2.0)),
+                           workers=options.get("workers"),
+                           max_memory_mb=int(options.get("max_memory_mb", 256)))
+
+
+class LuaTestsRun:
+    """The bound reward of one run (picklable: plain attributes)."""
+
+    __name__ = "lua_tests"
+
+    def __init__(self, *, report_type: str = "code", grading: str = "share", timeout: float = 2.0,
+                 workers: int | None = None, max_memory_mb: int = 256) -> None:
+        self.report_type = report_type
+        self.grading = grading
+        self.timeout = timeout
+        self.workers = workers
+        self.max_memory_mb = max_memory_mb
+
+    def _run(self, programs: list[str]):
+        from luacoder_eval.sandbox import Limits, run_programs
+
+        limits = Limits(timeout=self.timeout, max_memory_mb=self.max_memory_mb)
+        workers = self.workers or min(os.cpu_count() or 1, 8)
+        return run_programs(programs, limits, workers=workers)
+
+    def __call__(self, prompts: list, completions: list, **columns: Any) -> list[float | None]:
+        n = len(completions)
+
+        def column(name: str) -> list[Any]:
+            values = columns.get(name)
+            return list(values) if isinstance(values, (list, tuple)) and len(values) == n else [None] * n
+
+        tests, stops = column("tests"), column("stop_tokens")
+        scores: list[float | None] = [None] * n
+        programs: list[str] = []
+        owners: list[int] = []
+        codes: dict[int, str] = {}
+        for i, (prompt, completion) in enumerate(zip(prompts, completions)):
+            if not isinstance(tests[i], str) or not tests[i].strip():
+                continue
+            code = program_code(prompt, completion, self.report_type, stops[i])
+            if code is None or not completion_text(completion).strip():
+                scores[i] = 0.0
+                continue
+            codes[i] = code
+            programs.append(code + "\n" + tests[i])
+            owners.append(i)
+        results = self._run(programs) if programs else []
+        retry: list[str] = []
+        retry_owner: list[int] = []
+        for i, result in zip(owners, results):
+            if result.passed:
+                scores[i] = 1.0
+                continue
+            scores[i] = 0.0
+            if self.grading == "share" and result.kind in GRADED_KINDS:
+                for variant in split_assertions(tests[i]):
+                    retry.append(codes[i] + "\n" + variant)
+                    retry_owner.append(i)
+        if retry:
+            passed: dict[int, list[bool]] = {}
+            for i, result in zip(retry_owner, self._run(retry)):
+                passed.setdefault(i, []).append(result.passed)
+            for i, verdicts in passed.items():
+                scores[i] = sum(verdicts) / len(verdicts)
+        applicable = [s for s in scores if s is not None]
+        log_metric = columns.get("log_metric")
+        if callable(log_metric) and applicable:
+            log_metric("pass_rate", sum(s == 1.0 for s in applicable) / len(applicable))
+            log_metric("sandbox_programs", float(len(programs) + len(retry)))
+        return scores
