@@ -180,8 +180,10 @@ def test_heading_level_and_root_options(run, jsonl, tmp_path):
     doc.write_text("# mylib\n\n## Functions\n\n### new\n\nCreates a thing.\n\n### free\n\n"
                    "Frees it.\n", encoding="utf-8")
     out = tmp_path / "api.jsonl"
-    run("data", "convert", "markdown-api", doc, "-o", out, ok=True)
-    assert jsonl[1](out) == []  # bare words are prose without a signature
+    result = run("data", "convert", "markdown-api", doc, "-o", out)
+    # bare words are prose without a signature: nothing usable is an input error naming the file
+    assert result.exit_code == 2 and not out.exists()
+    assert "bare.md: no API entries" in result.output and "--heading-level" in result.output
     run("data", "convert", "markdown-api", doc, "-o", out, "--heading-level", "3", "--root",
         "mylib", ok=True)
     assert [r["name"] for r in jsonl[1](out)] == ["mylib.new", "mylib.free"]

@@ -31,6 +31,7 @@ from luacoder_core.components import Converter
 from luacoder_core.errors import InputError
 
 from luacoder_data.options import common_params, open_output
+from luacoder_data.outputs import Output
 
 # ------------------------------------------------------------------------------------------------
 # Text preparation
@@ -1067,6 +1068,12 @@ class _Extractor:
         if sig is not None and sig.has_call and name != sig.name:
             signature = name + sig.text[len(sig.name):]
         params = _merge_params(sig.params if sig is not None and sig.has_call else [], params)
+        if not returns and sig is not None and sig.returns:
+            returns = [dict(r) for r in sig.returns]  # `ok, err = red:connect(...)`, `-> nil`
+        if not returns and signatures:
+            first = parse_signature(signatures[0], allow_spaced_bare=True)
+            if first is not None and first.returns:
+                returns = [dict(r) for r in first.returns]
         description = _paragraphs(desc_lines)
         record: dict[str, Any] = {
             "name": name,
@@ -1223,8 +1230,15 @@ def finalize_kinds(records: list[dict[str, Any]]) -> None:
             r["kind"] = "module"
 
 
-def _expand_inputs(inputs: list[str]) -> list[Path]:
+_MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mdx")
+
+
+def _expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = _MARKDOWN_SUFFIXES
+                   ) -> tuple[list[Path], list[str]]:
+    """The files named by ``inputs`` (files, folders searched for ``suffixes``, globs) and notes
+    on what a folder held that this converter does not read."""
     paths: list[Path] = []
+    notes: list[str] = []
     for raw in inputs:
         path = Path(raw)
         if any(ch in raw for ch in "*?[") and not path.exists():
@@ -1232,14 +1246,118 @@ def _expand_inputs(inputs: list[str]) -> list[Path]:
                 Path(path.anchor).glob(str(path.relative_to(path.anchor))))
             if not matches:
                 raise InputError("no file matches this pattern", file=raw)
-            paths.extend(matches)
+            paths.extend(m for m in matches if m.is_file())
         elif path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in (".md", ".markdown")))
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+            paths.extend(found)
+            lua = sum(1 for p in path.rglob("*.lua") if p.is_file())
+            if lua and ".lua" not in suffixes:
+                notes.append(f"{raw}: {lua} .lua file(s) not read: Lua sources are read by "
+                             f"`lua-api` (or `api-docs`, which reads markdown and Lua together)")
+            if not found:
+                notes.append(f"{raw}: no {'/'.join(suffixes)} file in this folder")
         elif not path.exists():
             raise InputError("file not found", file=raw)
         else:
             paths.append(path)
-    return paths
+    return paths, notes
+
+
+def sniff_markdown(path: Path, head: str) -> str | None:
+    """Why ``path`` (whose first few KB are ``head``) is not a markdown API reference, or None."""
+    suffix = path.suffix.lower()
+    stripped = head.lstrip("\ufeff").strip()
+    if not stripped:
+        return "empty file (no text at all)"
+    if suffix == ".lua" or re.match(r"^(?:---@meta\b|--\[\[|---?\s*@module\b|local\s+\w+\s*=\s*"
+                                    r"(?:\{|require))", stripped):
+        return ("a Lua source file, not markdown; its LuaLS/EmmyLua annotations or LDoc comments "
+                f"are read by `lua-api`: luacoder data convert lua-api {path} -o OUT.jsonl")
+    low = stripped[:4000].lower()
+    if suffix in (".html", ".htm", ".xhtml") or low.startswith(("<!doctype html", "<html", "<?xml")):
+        if "ldoc" in low:
+            return ("LDoc's HTML output, not markdown; read the Lua sources it was generated from "
+                    "with `lua-api` (luacoder data convert lua-api SRC_DIR -o OUT.jsonl), which "
+                    "reads the same LDoc comments")
+        return ("an HTML page, not markdown; no luacoder converter reads HTML: convert it to "
+                "markdown first (e.g. `pandoc -f html -t gfm`), then use `markdown-api`")
+    if suffix in (".rst", ".rest") or re.search(r"^\.\. (?:function|module|method|class|code-block|"
+                                                r"_[\w-]+|toctree)::?", head, re.MULTILINE):
+        return ("reStructuredText, not markdown; no luacoder converter reads it: convert it first "
+                "(`pandoc -f rst -t gfm FILE -o FILE.md`), then use `markdown-api`")
+    if suffix in (".txt", ".json", ".jsonl", ".yaml", ".yml", ".toml", ".c", ".h", ".py", ".js"):
+        return f"a {suffix} file, not markdown; `markdown-api` reads .md/.markdown references"
+    return None
+
+
+_CHUNK_LINES = 4000
+
+
+def iter_markdown_chunks(path: Path, chunk_lines: int = _CHUNK_LINES
+                         ) -> Iterator[tuple[list[str], int, bool]]:
+    """A markdown file as pieces of about ``chunk_lines`` lines, cut only before a level 1-2
+    heading outside code and comments: ``(lines, offset, first)`` where ``offset`` is the
+    0-based file line of ``lines[0]``. One piece at a time is in memory, so a file of any size
+    streams; a piece after the first starts with the open level-1 prose heading (its context:
+    ``# Module x``), placed on the line before ``offset``."""
+    buf: list[str] = []
+    start = 0
+    first = True
+    fence: str | None = None
+    comment = False
+    h1: str | None = None
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=str(path),
+                                 line=i + 1) from exc
+            if i == 0:
+                line = line.lstrip("\ufeff")
+            line = line.rstrip("\n").rstrip("\r")
+            if len(buf) >= chunk_lines and fence is None and not comment:
+                cut = None
+                atx = _ATX_RE.match(line)
+                if atx and len(atx.group("level")) <= 2:
+                    cut = len(buf)
+                elif _SETEXT_RE.match(line) and buf[-1].strip() and \
+                        (len(buf) < 2 or not buf[-2].strip()) and not _LIST_ITEM_RE.match(buf[-1]):
+                    cut = len(buf) - 1
+                if cut is not None:
+                    prefix = [h1] if h1 is not None else []
+                    yield (prefix if not first else []) + buf[:cut], \
+                        start - (len(prefix) if not first else 0), first
+                    first = False
+                    start += cut
+                    buf = buf[cut:]
+            m = _FENCE_OPEN_RE.match(line)
+            if fence is None and not comment:
+                if m:
+                    fence = m.group("fence")
+                else:
+                    atx = _ATX_RE.match(line)
+                    if atx and len(atx.group("level")) == 1:
+                        h1 = line if _prose_heading(atx.group("text") or "") else None
+                    elif buf and re.match(r"^ {0,3}=+\s*$", line) and buf[-1].strip():
+                        h1 = ("# " + buf[-1].strip()) if _prose_heading(buf[-1]) else None
+                    if "<!--" in line and "-->" not in line[line.rindex("<!--"):]:
+                        comment = True
+            elif fence is not None:
+                if m and m.group("fence")[0] == fence[0] and len(m.group("fence")) >= len(fence) \
+                        and not m.group("info"):
+                    fence = None
+            elif "-->" in line:
+                comment = False
+            buf.append(line)
+    if buf or first:
+        prefix = [h1] if (h1 is not None and not first) else []
+        yield prefix + buf, start - len(prefix), first
+
+
+def _prose_heading(text: str) -> bool:
+    clean = _clean_inline(text).replace("`", "")
+    return not _is_api_name(clean.strip()) and parse_signature(clean) is None
 
 
 def read_markdown(path: Path) -> str:
@@ -1287,44 +1405,105 @@ class MarkdownApiConverter(Converter):
     def run(self, inputs: list[str], output: str, *, heading_level: int | None = None,
             roots: tuple[str, ...] = (), method_forms: str = "attach",
             keep_duplicates: bool = False, **options: Any):
-        paths = _expand_inputs(inputs)
+        paths, notes = _expand_inputs(inputs)
         out = open_output(output, kind="api", name="markdown-api", options=options)
-        headings = prose = 0
-        seen_names: set[str] = set()
         with out:
-            # one file in memory at a time: a name documented again in a later file is a
-            # duplicate of the first file's record; within a file the richest one is kept
+            api = MarkdownApiReader(heading_level=heading_level, roots=roots,
+                                    method_forms=method_forms, keep_duplicates=keep_duplicates)
             for path in paths:
-                doc = _Extractor(heading_level=heading_level, roots=list(roots),
-                                 method_forms=method_forms,
-                                 source_name=str(path)).extract(read_markdown(path))
-                headings += doc.headings
-                prose += doc.prose
-                order: list[dict] = []
-                for entry in doc.entries:
-                    if entry.reject:
-                        out.count_read()
-                        out.reject(entry.record, entry.reject, entry.record["source"])
-                        continue
-                    order.append(entry.record)
-                    if method_forms == "records":
-                        order.extend(_alias_records(entry.record))
-                finalize_kinds(order)
-                chosen: dict[str, dict] = {}
-                for record in order:
-                    best = chosen.get(record["name"])
-                    if best is None or _richness(record) > _richness(best):
-                        chosen[record["name"]] = record
-                for record in order:
-                    out.count_read()
-                    name = record["name"]
-                    duplicate = record is not chosen[name] or name in seen_names
-                    if duplicate and not keep_duplicates:
-                        out.count_duplicate(kind="same name")
-                        continue
-                    out.write(record, record["source"])
-                seen_names.update(chosen)
-            out.summary.extra["headings"] = headings
-            out.summary.extra["prose_headings"] = prose
+                api.read(path, out)
+            api.finish(out)
+            out.summary.extra["headings"] = api.headings
+            out.summary.extra["prose_headings"] = api.prose
             out.summary.extra["files"] = len(paths)
+            notes += api.notes
+            for note in notes:
+                click.echo(f"markdown-api: {note}", err=True)
+            if out.summary.written == 0 and out.summary.rejected == 0:
+                raise InputError("no API record found in any input:\n  " + "\n  ".join(
+                    notes or [f"{p}: no API entries" for p in paths]))
         return out.summary
+
+
+def head_text(path: Path, size: int = 8192) -> str:
+    with open(path, "rb") as fh:
+        return fh.read(size).decode("utf-8", errors="replace")
+
+
+class MarkdownApiReader:
+    """Reads markdown files into an :class:`Output` one piece at a time (flat memory): within
+    the whole run a name documented more than once keeps its richest record (so a page wins
+    over an index that links to it) and every distinct signature (``signatures``); only the
+    chosen records (one per name) stay in memory until :meth:`finish` writes them."""
+
+    def __init__(self, *, heading_level: int | None = None, roots: Iterable[str] = (),
+                 method_forms: str = "attach", keep_duplicates: bool = False) -> None:
+        self.extractor_args = {"heading_level": heading_level, "roots": list(roots),
+                               "method_forms": method_forms}
+        self.method_forms = method_forms
+        self.keep_duplicates = keep_duplicates
+        self.chosen: dict[str, dict] = {}
+        self.signatures: dict[str, list[str]] = {}
+        self.headings = 0
+        self.prose = 0
+        self.notes: list[str] = []
+
+    def read(self, path: Path, out: Output) -> int:
+        """Extract ``path``'s entries; returns how many API entries it held."""
+        problem = sniff_markdown(path, head_text(path))
+        if problem:
+            self.notes.append(f"{path}: {problem}")
+            return 0
+        entries = 0
+        headings = 0
+        for lines, offset, first in iter_markdown_chunks(path):
+            doc = _Extractor(**self.extractor_args, source_name=str(path)).extract(
+                "", line_offset=offset, prepared=prepare_lines(lines, front_matter=first))
+            self.headings += doc.headings
+            headings += doc.headings
+            self.prose += doc.prose
+            for entry in doc.entries:
+                entries += 1
+                out.count_read()
+                if entry.reject:
+                    out.reject(entry.record, entry.reject, entry.record["source"])
+                    continue
+                self._add(entry.record, out)
+                if self.method_forms == "records":
+                    for alias in _alias_records(entry.record):
+                        out.count_read()
+                        self._add(alias, out)
+        if not entries:
+            self.notes.append(f"{path}: no API entries: {headings} heading(s), none names a "
+                              "function, method or field (a tutorial or prose page? headings "
+                              "that are bare names without signatures need --heading-level N)")
+        return entries
+
+    def _add(self, record: dict, out: Output) -> None:
+        name = record["name"]
+        sig = record.get("signature")
+        known = self.signatures.setdefault(name, [])
+        for s in record.get("signatures") or ([sig] if sig else []):
+            if s not in known:
+                known.append(s)
+        if self.keep_duplicates:
+            out.write(record, record["source"])
+            return
+        best = self.chosen.get(name)
+        if best is None:
+            self.chosen[name] = record
+            return
+        out.count_duplicate(kind="same name")
+        if _richness(record) > _richness(best):
+            self.chosen[name] = record  # a dict keeps the first one's place in the order
+
+    def finish(self, out: Output) -> None:
+        records = list(self.chosen.values())
+        finalize_kinds(records)
+        for record in records:
+            sigs = self.signatures.get(record["name"], [])
+            if len(sigs) > 1:
+                main = record.get("signature")
+                record["signatures"] = [main, *[x for x in sigs if x != main]] if main else sigs
+            out.write(record, record["source"])
+        self.chosen.clear()
