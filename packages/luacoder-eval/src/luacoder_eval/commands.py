@@ -1,4 +1,5 @@
-"""The ``luacoder eval`` commands: ``score``, ``exec``, ``run``, ``generate`` and ``chat``.
+"""The ``luacoder eval`` commands: ``score``, ``exec``, ``run``, ``generate``, ``chat`` and
+``serve`` (:mod:`luacoder_eval.serve.cli`).
 
 Only click and luacoder_core are imported here (``luacoder --help`` stays fast); each command
 imports the modules it needs when it runs.
@@ -247,6 +248,10 @@ def add_commands(cli: click.Group) -> None:
         chat_loop(loaded.model, loaded.tokenizer, system_prompt=system_prompt,
                   max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
                   stdin=sys.stdin)
+
+    from luacoder_eval.serve.cli import add_serve_command
+
+    add_serve_command(group, CONTEXT_SETTINGS)
 
 
 def _load_model(model: str, base_model: str | None) -> Any:
