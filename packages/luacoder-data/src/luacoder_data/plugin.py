@@ -14,10 +14,13 @@ def register_converters(register):
     from luacoder_data.converters.api_chat import ApiChatConverter
     from luacoder_data.converters.api_preference import ApiPreferenceConverter
     from luacoder_data.converters.dialogue import DialogueConverter
+    from luacoder_data.converters.lua_api import ApiDocsConverter, LuaApiConverter
     from luacoder_data.converters.lua_code import LuaCodeConverter
     from luacoder_data.converters.markdown_api import MarkdownApiConverter
 
     register("markdown-api", MarkdownApiConverter())
+    register("lua-api", LuaApiConverter())
+    register("api-docs", ApiDocsConverter())
     register("dialogue", DialogueConverter())
     register("lua-code", LuaCodeConverter())
     register("api-chat", ApiChatConverter())

@@ -1416,12 +1416,9 @@ class MarkdownApiConverter(Converter):
             out.summary.extra["headings"] = api.headings
             out.summary.extra["prose_headings"] = api.prose
             out.summary.extra["files"] = len(paths)
-            notes += api.notes
-            for note in notes:
-                click.echo(f"markdown-api: {note}", err=True)
-            if out.summary.written == 0 and out.summary.rejected == 0:
-                raise InputError("no API record found in any input:\n  " + "\n  ".join(
-                    notes or [f"{p}: no API entries" for p in paths]))
+            from luacoder_data.converters.lua_api import _finish
+
+            _finish(out, notes + api.notes, paths, "markdown-api")
         return out.summary
 
 
