@@ -574,6 +574,43 @@ def _table_rows(lines: list[str]) -> list[dict[str, str]]:
     return [dict(zip(header, (c.strip() for c in row))) for row in body]
 
 
+_PARAM_COLUMNS = ("name", "parameter", "param", "argument", "arg")
+_KEY_COLUMNS = ("key", "field", "option", "property")
+
+
+def _table_header(table: list[str]) -> list[str]:
+    return [c.strip().strip("*_`").lower() for c in table[0].strip().strip("|").split("|")] \
+        if table else []
+
+
+def _param_table(table: list[str]) -> bool:
+    """A markdown table whose header names parameters (``| Name | Type | Description |``)."""
+    header = _table_header(table)
+    return any(h in _PARAM_COLUMNS for h in header) and any(
+        h in ("type", "types", "description", "desc") for h in header)
+
+
+def _key_table(table: list[str]) -> list[dict[str, Any]] | None:
+    """The keys of an option table (``| Key | Type |``), or None for another table."""
+    header = _table_header(table)
+    if not any(h in _KEY_COLUMNS for h in header) or any(h in _PARAM_COLUMNS for h in header):
+        return None
+    out = []
+    for row in _table_rows(table):
+        key = next((row[k] for k in _KEY_COLUMNS if row.get(k)), None)
+        if not key:
+            continue
+        entry: dict[str, Any] = {"name": key.strip("`*_ ")}
+        ptype = next((row[k] for k in ("type", "types") if row.get(k)), None)
+        if ptype:
+            entry["type"] = ptype.replace("`", "").strip()
+        desc = next((row[k] for k in ("description", "desc", "meaning") if row.get(k)), None)
+        if desc:
+            entry["description"] = desc
+        out.append(entry)
+    return out
+
+
 def _paragraphs(lines: list[str]) -> str:
     paras: list[str] = []
     current: list[str] = []
@@ -939,6 +976,8 @@ class _Extractor:
         variant: str | None = None
         block: list[str] = []
 
+        option_tables: dict[str, dict[str, Any]] = {}
+
         def flush() -> None:
             nonlocal block
             if mode == "params":
@@ -951,7 +990,19 @@ class _Extractor:
                 if phases:
                     extra.setdefault("phases", []).extend(phases)
             elif mode in ("description", "usage", "default"):
-                desc_lines.extend(block)
+                table = [ln for ln in block if ln.lstrip().startswith("|")]
+                keys = _key_table(table) if table and mode == "description" else None
+                if keys:
+                    for p in self._params_block(block):  # "`opts` is a table with keys:"
+                        option_tables[p["name"]] = p
+                if table and mode == "description" and _param_table(table):
+                    # a parameter table without a "Parameters" label
+                    found = self._params_block(block)
+                    known = {p["name"] for p in params}
+                    params.extend(p for p in found if p["name"] not in known)
+                    desc_lines.extend(ln for ln in block if not ln.lstrip().startswith("|"))
+                else:
+                    desc_lines.extend(block)
             block = []
 
         i = start
@@ -1068,6 +1119,11 @@ class _Extractor:
         if sig is not None and sig.has_call and name != sig.name:
             signature = name + sig.text[len(sig.name):]
         params = _merge_params(sig.params if sig is not None and sig.has_call else [], params)
+        for p in params:
+            opt = option_tables.get(p["name"])
+            if opt is not None and "fields" not in p:
+                p["fields"] = opt["fields"]
+                p["type"] = p.get("type") or opt["type"]
         if not returns and sig is not None and sig.returns:
             returns = [dict(r) for r in sig.returns]  # `ok, err = red:connect(...)`, `-> nil`
         if not returns and signatures:
@@ -1100,6 +1156,17 @@ class _Extractor:
 
     def _params_block(self, block: list[str]) -> list[dict[str, Any]]:
         if any(ln.lstrip().startswith("|") for ln in block):
+            table = [ln for ln in block if ln.lstrip().startswith("|")]
+            keys = _key_table(table)
+            if keys is not None:
+                # "`config` is a `table` having the following keys:" + | Key | Type |
+                prose = " ".join(ln for ln in block if not ln.lstrip().startswith("|"))
+                spans = _CODE_SPAN_RE.findall(prose)
+                if spans and re.fullmatch(IDENT, spans[0]):
+                    ptype = spans[1] if len(spans) > 1 and spans[1] in _KNOWN_TYPES else "table"
+                    return [{"name": spans[0], "type": ptype, "description": _clean_inline(prose),
+                             "optional": False, "fields": keys}]
+                return []
             out = []
             for row in _table_rows(block):
                 pname = next((row[k] for k in ("name", "parameter", "param", "argument", "arg")
@@ -1178,7 +1245,8 @@ def _merge_params(sig_params: list[dict[str, Any]], documented: list[dict[str, A
     by_name = {p["name"]: p for p in sig_params}
     if not documented:
         return [{"name": p["name"], "type": p.get("type"), "description": "",
-                 "optional": bool(p.get("optional"))} for p in sig_params if not p.get("literal")]
+                 "optional": bool(p.get("optional")), **({"vararg": True} if p.get("vararg") else {})}
+                for p in sig_params if not p.get("literal")]
     out: list[dict[str, Any]] = []
     seen: dict[str, dict[str, Any]] = {}
     for p in documented:
@@ -1187,6 +1255,7 @@ def _merge_params(sig_params: list[dict[str, Any]], documented: list[dict[str, A
             continue
         merged = {"name": p["name"], "type": p.get("type"), "description": p.get("description", ""),
                   "optional": bool(p.get("optional"))}
+        merged.update((k, v) for k, v in p.items() if k in ("fields", "default", "values", "vararg"))
         s = by_name.get(p["name"])
         if s is not None:
             merged["optional"] = merged["optional"] or bool(s.get("optional"))
