@@ -8,7 +8,9 @@ token + "\\n" + tests``); for chat prompts (report type ``markdown``) it is the 
 blocks followed by the tests. A row without tests gets None ("not applicable").
 
 Every program of a batch runs in one call to :func:`luacoder_eval.sandbox.run_programs`: forked,
-resource-limited worker processes, never the training process. ``grading: share`` (the default)
+resource-limited worker processes, never the training process. The call happens in a small
+sandbox server process started once per run (:class:`SandboxServer`), so the workers are forked
+from it rather than from the trainer with its model in memory. ``grading: share`` (the default)
 scores the share of the test's assertions that pass: a program that fails is run again once per
 assertion (the other assertions left out), in one more batch; ``grading: binary`` scores 1 for a
 pass and 0 otherwise.
@@ -60,6 +62,89 @@ def program_code(prompt: Any, completion: Any, report_type: str, stops: Any) -> 
     return (prompt if isinstance(prompt, str) else "") + cut_at_stop(text, stops)
 
 
+def _serve(conn) -> None:
+    """The sandbox server's loop: batches of programs in, their verdicts out."""
+    from luacoder_eval.sandbox import run_programs
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        programs, limits, workers = message
+        try:
+            conn.send(("ok", run_programs(programs, limits, workers=workers)))
+        except Exception as exc:  # noqa: BLE001 - reported to the trainer, never swallowed
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class SandboxServer:
+    """A small process started fresh (``spawn``: no torch, no model in it) that runs batches of
+    programs with :func:`luacoder_eval.sandbox.run_programs`, whose guarded workers it forks.
+
+    Forking the sandbox's workers straight from a training process copies the trainer's address
+    space for every batch (about 45 ms for two workers next to a tiny model, 4x the cost of the
+    programs themselves) and puts the model's memory in the processes that run generated code; a
+    server started once keeps both out. A server that died is started again for the next batch.
+    """
+
+    def __init__(self) -> None:
+        self.process = None
+        self.conn = None
+
+    def _start(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        # not a daemon: a daemonic process may not fork the sandbox's workers; it ends at EOF on
+        # its pipe (the trainer exited or was killed) and close() runs at exit
+        self.process = ctx.Process(target=_serve, args=(child,), name="luacoder-sandbox-server")
+        self.process.start()
+        child.close()
+        import atexit
+
+        atexit.register(self.close)
+
+    def run(self, programs: list[str], limits, workers: int):
+        for attempt in (1, 2):
+            if self.process is None or not self.process.is_alive():
+                self._start()
+            try:
+                self.conn.send((programs, limits, workers))
+                status, payload = self.conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                self.close()
+                if attempt == 2:
+                    raise RuntimeError("the lua_tests sandbox server died twice in a row") from None
+                continue
+            if status != "ok":
+                raise RuntimeError(f"the lua_tests sandbox failed: {payload}")
+            return payload
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+            self.conn.close()
+        if self.process is not None:
+            self.process.join(timeout=2)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process = self.conn = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
 class LuaTests(Reward):
     """Share of the problem's assertions the completion passes (or pass/fail), in the sandbox."""
 
@@ -100,12 +185,18 @@ class LuaTestsRun:
         self.workers = workers
         self.max_memory_mb = max_memory_mb
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_server"}
+
     def _run(self, programs: list[str]):
-        from luacoder_eval.sandbox import Limits, run_programs
+        from luacoder_eval.sandbox import Limits
 
         limits = Limits(timeout=self.timeout, max_memory_mb=self.max_memory_mb)
         workers = self.workers or min(os.cpu_count() or 1, 8)
-        return run_programs(programs, limits, workers=workers)
+        server = self.__dict__.get("_server")
+        if server is None:
+            server = self.__dict__["_server"] = SandboxServer()
+        return server.run(programs, limits, workers)
 
     def __call__(self, prompts: list, completions: list, **columns: Any) -> list[float | None]:
         n = len(completions)

@@ -26,3 +26,11 @@ def register_commands(cli):
     train.add_command(init_model.command())
     train.add_command(merge.command())
     train.add_command(launch.command())
+
+
+@hookimpl
+def register_rewards(register):
+    from luacoder_train.rewards import ApiGrounded, LuaSyntax
+
+    register("lua_syntax", LuaSyntax())
+    register("api_grounded", ApiGrounded())

@@ -2,8 +2,9 @@
 
 from luacoder_train.trainers.chat import ChatTrainer
 from luacoder_train.trainers.dpo import DPOTrainer
+from luacoder_train.trainers.grpo import GRPOTrainer
 from luacoder_train.trainers.pretrain import PretrainTrainer
 
-BUILTIN = {"pretrain": PretrainTrainer, "chat": ChatTrainer, "dpo": DPOTrainer}
+BUILTIN = {"pretrain": PretrainTrainer, "chat": ChatTrainer, "dpo": DPOTrainer, "grpo": GRPOTrainer}
 
-__all__ = ["BUILTIN", "ChatTrainer", "DPOTrainer", "PretrainTrainer"]
+__all__ = ["BUILTIN", "ChatTrainer", "DPOTrainer", "GRPOTrainer", "PretrainTrainer"]
