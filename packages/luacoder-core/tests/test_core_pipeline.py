@@ -50,6 +50,17 @@ class Count(Trainer):
         out.mkdir(parents=True, exist_ok=True)
         n = sum(1 for _ in iter_records(config["dataset"]))
         (out / "count.txt").write_text(f"{n} {config.get('note', '')}\n")
+        if config.get("losses"):  # what a HF trainer leaves: the summary reads it
+            (out / "trainer_state.json").write_text(json.dumps({
+                "global_step": len(config["losses"]),
+                "log_history": [{"step": i + 1, "loss": v} for i, v in enumerate(config["losses"])]}))
+        if config.get("best"):  # what an eval sweep leaves
+            (out / "results.json").write_text(json.dumps({
+                "metric": "api_match_accuracy", "best": "checkpoint-2", "rows": [
+                    {"checkpoint": "base", "api_match_accuracy": 0.1, "refs_total": 3},
+                    {"checkpoint": "checkpoint-2", "api_match_accuracy": 0.875, "refs_total": 24}]}))
+            (out / "report.md").write_text("# report\n")
+            (out / "report.html").write_text("<html></html>\n")
         print(f"counted {n}")
 
 
@@ -186,6 +197,44 @@ def test_failed_stage_shows_log_tail_and_next_run_resumes(project):
     resumed = run(tmp_path, pipeline)
     assert resumed.exit_code == 0, resumed.output
     assert CALLS == ["count"]  # the converter's completed work is reused
+
+
+def _summary(output: str) -> dict[str, str]:
+    lines = output[output.index("summary:"):].splitlines()[2:]
+    return {line.split()[0]: line for line in lines if line.startswith("  ") and len(line.split()) > 1
+            and not line.strip()[0].isdigit()}
+
+
+def test_run_ends_with_a_summary_per_stage(project):
+    tmp_path, pipeline = project
+    pipeline["stages"]["train"]["config"]["losses"] = [2.5, 1.25, 0.5]
+    pipeline["stages"]["report"] = {"train": "count", "config": {
+        "dataset": "${stages.shout.output}", "best": True, "note": "sweep"}}
+    first = run(tmp_path, pipeline)
+    assert first.exit_code == 0, first.output
+    rows = _summary(first.output)
+    assert rows["shout"].split()[1] == "ran" and "2 records" in rows["shout"]
+    assert rows["train"].split()[1] == "ran" and "3 steps, loss 2.5 -> 0.5" in rows["train"]
+    assert "best checkpoint-2 api_match_accuracy=0.875 over 24 refs" in rows["report"]
+    assert "3 ran, 0 cached, 0 failed" in first.output
+    reports = first.output[first.output.index("reports:"):].splitlines()
+    run_dir = json.loads((tmp_path / "runs" / "demo" / "latest" / "manifest.json").read_text())["run_dir"]
+    assert reports[1:3] == [f"  report: {run_dir}/report/output/report.html",
+                            f"  report: {run_dir}/report/output/report.md"]
+    # cached stages keep their figures and show the time they took when they ran
+    second = run(tmp_path, pipeline)
+    rows = _summary(second.output)
+    assert rows["train"].split()[1] == "cached" and "(" in rows["train"].split()[2]
+    assert "loss 2.5 -> 0.5" in rows["train"]
+    assert "0 ran, 3 cached, 0 failed" in second.output
+    # a failed stage says so, with its error, and what did not run says so too
+    pipeline["stages"]["train"]["config"]["fail"] = True
+    failed = run(tmp_path, pipeline)
+    assert failed.exit_code == 1
+    rows = _summary(failed.output)
+    assert rows["shout"].split()[1] == "cached"
+    assert rows["train"].split()[1] == "failed" and "cursed dataset" in rows["train"]
+    assert rows["report"].split()[1:3] == ["not", "run"]
 
 
 def test_dry_run_prints_plan_and_runs_nothing(project):

@@ -541,6 +541,14 @@ def run_pipeline(path: str | Path, *, cli: click.Group, pm: Any, dry_run: bool =
             "output": str(s.output), "deps": s.deps, "inputs": s.input_hashes, "env": s.env,
             "status": "pending"} for n, s in stages.items()}
     _write_manifest(run, "running", records)
+    run_started = time.perf_counter()
+
+    def summary() -> None:
+        from luacoder_core.run_summary import summary_lines
+
+        for line in summary_lines(order, records, stages, run_dir,
+                                  round(time.perf_counter() - run_started, 2)):
+            echo(line)
 
     for stage_name in order:
         stage = stages[stage_name]
@@ -578,6 +586,7 @@ def run_pipeline(path: str | Path, *, cli: click.Group, pm: Any, dry_run: bool =
             record.update(status="failed", seconds=seconds, error=f"{type(exc).__name__}: {exc}")
             _write_manifest(run, "failed", records)
             pm.hook.on_stage_error(stage=stage, run=run, error=exc)
+            summary()
             if isinstance(exc, KeyboardInterrupt):
                 raise
             tail = _tail(log_path)
@@ -592,6 +601,7 @@ def run_pipeline(path: str | Path, *, cli: click.Group, pm: Any, dry_run: bool =
             _write_manifest(run, "failed", records)
             error = RunFailed(f"stage '{stage_name}' finished but wrote no {stage.output}")
             pm.hook.on_stage_error(stage=stage, run=run, error=error)
+            summary()
             raise error
         write_text_atomic(stage.dir / COMPLETE, json.dumps(
             {"stage": stage_name, "key": stage.key, "seconds": seconds, "command": shown}) + "\n")
@@ -602,11 +612,8 @@ def run_pipeline(path: str | Path, *, cli: click.Group, pm: Any, dry_run: bool =
 
     _write_manifest(run, "complete", records)
     _link(runs_root / name / "latest", run_dir)
+    summary()
     echo(f"run folder: {run_dir}")
-    for stage_name in order:
-        report = stages[stage_name].output / "report.md"
-        if report.is_file():
-            echo(f"report ({stage_name}): {run_dir / stage_name / report.relative_to(stages[stage_name].dir)}")
     return run
 
 
