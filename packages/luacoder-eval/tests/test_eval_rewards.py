@@ -80,3 +80,19 @@ def test_bad_options_are_named(lua_tests):
         lua_tests.bind({"gradin": "share"}, {})
     with pytest.raises(ValueError, match="grading.*share, binary"):
         lua_tests.bind({"grading": "partial"}, {})
+
+
+def test_identical_programs_run_once_and_verdicts_are_cached(lua_tests):
+    fn = lua_tests.bind({}, {"report_type": "code"})
+    logged = {}
+    same = ["  return a + b\nend\n"] * 6 + ["  return a * b\nend\n"] * 2
+    kwargs = dict(tests=[TESTS] * 8, stop_tokens=[STOPS] * 8,
+                  log_metric=lambda k, v: logged.__setitem__(k, v))
+    assert fn([PROMPT] * 8, same, **kwargs) == [1.0] * 6 + [0.5] * 2
+    assert logged["sandbox_programs"] == 2 + 4  # two programs, then a * b's four assertions
+    assert fn([PROMPT] * 8, same, **kwargs) == [1.0] * 6 + [0.5] * 2
+    assert logged["sandbox_programs"] == 0
+    uncached = lua_tests.bind({"cache_size": 0}, {"report_type": "code"})
+    uncached([PROMPT] * 8, same, **kwargs)
+    uncached([PROMPT] * 8, same, **kwargs)
+    assert logged["sandbox_programs"] == 6

@@ -8,8 +8,9 @@ token + "\\n" + tests``); for chat prompts (report type ``markdown``) it is the 
 blocks followed by the tests. A row without tests gets None ("not applicable").
 
 Every program of a batch runs in one call to :func:`luacoder_eval.sandbox.run_programs`: forked,
-resource-limited worker processes, never the training process. The call happens in a small
-sandbox server process started once per run (:class:`SandboxServer`), so the workers are forked
+resource-limited worker processes, never the training process. Identical programs (GRPO samples
+repeat themselves) run once; verdicts are kept in an LRU cache (``cache_size``, 0: none). The call
+happens in a small sandbox server process started once per run (:class:`SandboxServer`), so the workers are forked
 from it rather than from the trainer with its model in memory. ``grading: share`` (the default)
 scores the share of the test's assertions that pass: a program that fails is run again once per
 assertion (the other assertions left out), in one more batch; ``grading: binary`` scores 1 for a
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from typing import Any
 
 from luacoder_core.components import Reward, completion_text
@@ -154,7 +156,8 @@ class LuaTests(Reward):
     def bind(self, options: dict[str, Any], context: dict[str, Any]) -> Any:
         from luacoder_core.config import closest
 
-        known = {"grading": str, "timeout": (int, float), "workers": int, "max_memory_mb": int}
+        known = {"grading": str, "timeout": (int, float), "workers": int, "max_memory_mb": int,
+                 "cache_size": int}
         for key, value in options.items():
             if key not in known:
                 guess = closest(key, known)
@@ -169,7 +172,8 @@ class LuaTests(Reward):
         return LuaTestsRun(report_type=report_type, grading=grading,
                            timeout=float(options.get("timeout", 2.0)),
                            workers=options.get("workers"),
-                           max_memory_mb=int(options.get("max_memory_mb", 256)))
+                           max_memory_mb=int(options.get("max_memory_mb", 256)),
+                           cache_size=int(options.get("cache_size", 4096)))
 
 
 class LuaTestsRun:
@@ -178,28 +182,45 @@ class LuaTestsRun:
     __name__ = "lua_tests"
 
     def __init__(self, *, report_type: str = "code", grading: str = "share", timeout: float = 2.0,
-                 workers: int | None = None, max_memory_mb: int = 256) -> None:
+                 workers: int | None = None, max_memory_mb: int = 256,
+                 cache_size: int = 4096) -> None:
         self.report_type = report_type
         self.grading = grading
         self.timeout = timeout
         self.workers = workers
         self.max_memory_mb = max_memory_mb
+        self.cache_size = cache_size
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_server"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_server", "_cache")}
 
     def _run(self, programs: list[str]):
         from luacoder_eval.sandbox import Limits
 
         limits = Limits(timeout=self.timeout, max_memory_mb=self.max_memory_mb)
         workers = self.workers or min(os.cpu_count() or 1, 8)
-        server = self.__dict__.get("_server")
-        if server is None:
-            server = self.__dict__["_server"] = SandboxServer()
-        return server.run(programs, limits, workers)
+        cache = self.__dict__.setdefault("_cache", OrderedDict())
+        todo = list(dict.fromkeys(p for p in programs if p not in cache))
+        if todo:
+            server = self.__dict__.get("_server")
+            if server is None:
+                server = self.__dict__["_server"] = SandboxServer()
+            for program, result in zip(todo, server.run(todo, limits, workers)):
+                cache[program] = result
+        results = []
+        for program in programs:
+            cache.move_to_end(program)
+            results.append(cache[program])
+        while len(cache) > max(self.cache_size, len(programs)):
+            cache.popitem(last=False)
+        if not self.cache_size:
+            cache.clear()
+        self.executed = getattr(self, "executed", 0) + len(todo)
+        return results
 
     def __call__(self, prompts: list, completions: list, **columns: Any) -> list[float | None]:
         n = len(completions)
+        executed_before = getattr(self, "executed", 0)
 
         def column(name: str) -> list[Any]:
             values = columns.get(name)
@@ -242,5 +263,5 @@ class LuaTestsRun:
         log_metric = columns.get("log_metric")
         if callable(log_metric) and applicable:
             log_metric("pass_rate", sum(s == 1.0 for s in applicable) / len(applicable))
-            log_metric("sandbox_programs", float(len(programs) + len(retry)))
+            log_metric("sandbox_programs", float(getattr(self, "executed", 0) - executed_before))
         return scores
