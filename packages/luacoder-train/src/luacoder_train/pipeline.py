@@ -15,6 +15,7 @@ from luacoder_core.errors import ConfigError, InputError, LuacoderError, RunFail
 
 from luacoder_train import __version__
 from luacoder_train.outputs import checkpoints as ckpt
+from luacoder_train.recipe.checks import check_machine
 from luacoder_train.recipe.config import (
     Resolved,
     build_trl_args,
@@ -39,6 +40,11 @@ def warn(text: str) -> None:
         print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
+def notice(text: str) -> None:
+    if is_main_process():
+        print(f"notice: {text}", file=sys.stderr, flush=True)
+
+
 def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if not cuda_available():
@@ -60,6 +66,11 @@ def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dr
     resolved = resolve(trainer.name, config, source=source, config_cls=config_cls,
                        method_keys=trainer.method_keys, method_defaults=trainer.method_defaults,
                        trl_defaults=trainer.trl_defaults)
+    check_machine(resolved, dry_run=dry_run)
+    for line in resolved.notices:
+        notice(f"{source}: {line}")
+    for line in resolved.fallbacks:
+        warn(f"{source}: {line}")
     quiet_libraries()
     args = build_trl_args(resolved, config_cls, dry_run=dry_run)
     ctx = Context(name=trainer.name, resolved=resolved, args=args, tokenizer=None)
@@ -152,6 +163,12 @@ def load_model(ctx: Context):
         kwargs["attn_implementation"] = options["attn_implementation"]
     if options.get("model_revision"):
         kwargs["revision"] = options["model_revision"]
+    if getattr(ctx.args, "trust_remote_code", False):
+        kwargs["trust_remote_code"] = True
+    if options.get("load_in_8bit"):
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
     if options.get("load_in_4bit"):
         from transformers import BitsAndBytesConfig
 
@@ -184,6 +201,7 @@ def peft_config(options: dict[str, Any]):
     return LoraConfig(r=options["lora_r"], lora_alpha=options["lora_alpha"],
                       lora_dropout=options["lora_dropout"],
                       target_modules=options["lora_target_modules"], use_dora=options["use_dora"],
+                      use_rslora=options.get("use_rslora", False),
                       modules_to_save=options.get("lora_modules_to_save"), task_type="CAUSAL_LM")
 
 
@@ -193,18 +211,31 @@ def peft_config(options: dict[str, Any]):
 
 
 def load_data(trainer: BaseTrainer, ctx: Context) -> None:
+    """The training records and the eval records (``eval_dataset``, ``eval_split_size``, or the
+    mixture's ``test_split_size`` / test splits), for every trainer."""
     from luacoder_train.data.loading import load_mixture, split_eval
 
-    options, source, seed = ctx.options, ctx.resolved.source, ctx.args.seed
+    options, source = ctx.options, ctx.resolved.source
+    mixture = ctx.resolved.mixture
+    seed = mixture.seed if mixture is not None and mixture.seed is not None else ctx.args.seed
     columns = trainer.record_columns(ctx)
-    train, files, skipped = load_mixture(ctx.resolved.raw["dataset"], key="dataset", recipe=source,
-                                         seed=seed, columns=columns, validate=trainer.validate_record)
+    adapt = getattr(trainer, "adapt_records", None)
+    common = dict(recipe=source, seed=seed, columns=columns, validate=trainer.validate_record,
+                  adapt=adapt)
+    train, files, skipped = load_mixture(ctx.resolved.raw["dataset"], key="dataset",
+                                         provenance=ctx.provenance, **common)
     ctx.data_files, ctx.skipped = files, skipped
     if options.get("eval_dataset") is not None:
         ctx.eval_records, eval_files, eval_skipped = load_mixture(
-            options["eval_dataset"], key="eval_dataset", recipe=source, seed=seed, columns=columns,
-            validate=trainer.validate_record)
+            options["eval_dataset"], key="eval_dataset", provenance=ctx.eval_provenance, **common)
         ctx.skipped += eval_skipped
+    elif mixture is not None and mixture.eval_sources:
+        ctx.eval_records, eval_files, eval_skipped = load_mixture(
+            mixture.eval_sources, key="dataset_mixture", provenance=ctx.eval_provenance, **common)
+        ctx.skipped += eval_skipped
+    elif mixture is not None and mixture.test_split_size:
+        train, ctx.eval_records = split_eval(train, mixture.test_split_size, seed, source,
+                                             key="dataset_mixture.test_split_size")
     elif options.get("eval_split_size"):
         train, ctx.eval_records = split_eval(train, options["eval_split_size"], seed, source)
     ctx.train_records = train
@@ -220,7 +251,10 @@ def dry_run_report(trainer: BaseTrainer, ctx: Context) -> str:
     lines = [f"# luacoder train {trainer.name} --dry-run ({resolved.source})", "",
              "## resolved config"]
     shown = {**resolved.raw}
-    shown.update({k: v for k, v in resolved.options.items() if k not in shown})
+    if "dataset_mixture" in shown:
+        shown.pop("dataset", None)
+    shown.update({k: v for k, v in resolved.options.items()
+                  if k not in shown and not (k == "dataset" and resolved.mixture is not None)})
     lines.append(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False).rstrip())
     if resolved.applied_defaults:
         lines.append("# luacoder defaults for this machine"
@@ -232,7 +266,14 @@ def dry_run_report(trainer: BaseTrainer, ctx: Context) -> str:
     lines.append(f"# every other {type(ctx.args).__name__} field keeps its default")
     for note in ctx.notes:
         lines.append(f"# note: {note}")
+    for line in resolved.notices:
+        lines.append(f"# notice: {line}")
+    for line in resolved.fallbacks:
+        lines.append(f"# warning: {line}")
     lines += ["", "## data", f"files: {', '.join(ctx.data_files)}"]
+    if ctx.eval_records is not None:
+        lines.append(f"eval records: {len(ctx.eval_records)} (training records: "
+                     f"{len(ctx.train_records)})")
     if ctx.stats is not None:
         lines.append(ctx.stats.line())
     lines += ["", "## first prepared example ([mask] = label -100, no loss; LOSS = trained)",
@@ -263,6 +304,15 @@ def train(trainer: BaseTrainer, ctx: Context, hf_trainer) -> dict[str, Any]:
         "adapter": adapter,
         "luacoder_train_version": __version__,
     }
+    from luacoder_train.outputs.model_card import card_info, recipe_settings
+
+    hf_trainer.luacoder_card = card_info(
+        trainer=trainer.name, base_model=base_model_name(ctx), adapter=adapter,
+        output_dir=str(output_dir), provenance=ctx.provenance, eval_provenance=ctx.eval_provenance,
+        eval_split=len(ctx.eval_records) if ctx.eval_records is not None and not ctx.eval_provenance
+        else None, settings=recipe_settings(ctx.resolved, args),
+        hub_model_id=getattr(args, "hub_model_id", None),
+        notices=ctx.resolved.notices + ctx.resolved.fallbacks)
     install_console(hf_trainer, trainer.name)
     for note in ctx.notes:
         say(f"[{trainer.name}] note: {note}")
@@ -288,10 +338,12 @@ def train(trainer: BaseTrainer, ctx: Context, hf_trainer) -> dict[str, Any]:
         traceback.print_exc()
         raise RunFailed(f"{trainer.name} training failed: {type(exc).__name__}: {exc}") from exc
 
+    hf_trainer._lc_final = True  # the card goes with the final model (and a hub push)
     hf_trainer.save_model(str(output_dir))
     hf_trainer.save_state()  # trainer_state.json: the whole log history next to the model
     if hf_trainer.args.should_save:
         ctx.tokenizer.save_pretrained(output_dir)
+        hf_trainer.create_model_card()
         ckpt.write_meta(output_dir, {**hf_trainer.luacoder_meta, "step": hf_trainer.state.global_step,
                                      "final": True})
         ckpt.clear_staging(output_dir)

@@ -11,7 +11,8 @@
   ``train[100:]``).
 
 ``eval_dataset`` takes the same forms; ``eval_split_size`` (a fraction or a count) holds out part
-of the training data instead.
+of the training data instead. ``dataset_mixture`` (alignment-handbook's and TRL's form) is read by
+:mod:`luacoder_train.data.mixture` into the same :class:`Source` list.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from typing import Any
 
 from luacoder_core.errors import ConfigError, InputError
 
-SOURCE_KEYS = {"path", "weight", "split"}
+#: a dataset entry's keys: luacoder's ``path``/``weight``/``split``, alignment-handbook's ``id``/
+#: ``config``/``columns`` and TRL's ``name``/``data_dir``/``data_files``/``fraction``
+ENTRY_KEYS = ("id", "path", "config", "name", "split", "columns", "weight", "fraction", "data_dir",
+              "data_files", "revision")
 _SPLIT_RE = re.compile(r"^(?P<name>[\w.-]+)(?:\[(?P<start>-?\d+%?)?:(?P<end>-?\d+%?)?\])?$")
 
 
@@ -34,6 +38,22 @@ class Source:
     path: str
     weight: float = 1.0
     split: str = "train"
+    #: the hub dataset's configuration (``load_dataset(path, name)``)
+    config: str | None = None
+    #: columns to keep (``None``: the trainer's)
+    columns: list[str] | None = None
+    data_dir: str | None = None
+    data_files: Any = None
+    #: TRL's share of the final mixture (normalised over the mixture's sources)
+    fraction: float | None = None
+    revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        extra = [f"config {self.config}"] if self.config and self.config != "default" else []
+        if self.split != "train":
+            extra.append(f"split {self.split}")
+        return self.path + (f" ({', '.join(extra)})" if extra else "")
 
 
 def parse_sources(value: Any, *, key: str, recipe: str) -> list[Source]:
@@ -44,30 +64,67 @@ def parse_sources(value: Any, *, key: str, recipe: str) -> list[Source]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"'{key}' must be a path, a list of paths or a list of "
                           "{path, weight, split} mappings", file=recipe, key=key)
+    problems: list[str] = []
+    sources = parse_entries(value, key, problems, required=True)
+    if problems:
+        from luacoder_train.recipe.config import raise_problems
+
+        raise_problems(problems, recipe)
+    return sources
+
+
+def parse_entries(items: Any, where: str, problems: list[str], *, required: bool) -> list[Source]:
+    """Dataset entries in luacoder's, alignment-handbook's or TRL's names; each problem is
+    appended to ``problems``."""
+    from luacoder_core.config import unknown_key_message
+
+    if isinstance(items, (str, Path)):
+        items = [items]
+    if not isinstance(items, list) or (required and not items):
+        problems.append(f"key '{where}' must be a non-empty list of datasets, each with an 'id'")
+        return []
     sources = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]"
         if isinstance(item, (str, Path)):
             sources.append(Source(str(item)))
             continue
         if not isinstance(item, dict):
-            raise ConfigError(f"{key}[{i}] must be a path or a mapping", file=recipe, key=key)
-        unknown = set(item) - SOURCE_KEYS
-        if unknown:
-            from luacoder_core.config import unknown_key_message
-
-            name = sorted(unknown)[0]
-            raise ConfigError(unknown_key_message(f"{key}[{i}].{name}", SOURCE_KEYS), file=recipe)
-        if "path" not in item:
-            raise ConfigError(f"{key}[{i}] needs a 'path'", file=recipe, key=key)
-        weight = item.get("weight", 1.0)
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
-            raise ConfigError(f"{key}[{i}].weight must be a positive number, got {weight!r}",
-                              file=recipe, key=key)
+            problems.append(f"key '{at}' must be a path or a mapping with an 'id'")
+            continue
+        bad = False
+        for key in item:
+            if key not in ENTRY_KEYS:
+                problems.append(unknown_key_message(f"{at}.{key}", ENTRY_KEYS))
+                bad = True
+        ident = item.get("id", item.get("path"))
+        if not isinstance(ident, str) or not ident:
+            problems.append(f"key '{at}' needs an 'id' (a hub dataset or a local file or folder)")
+            continue
         split = item.get("split", "train")
         if not isinstance(split, str) or not _SPLIT_RE.match(split):
-            raise ConfigError(f"{key}[{i}].split must look like 'train' or 'train[:90%]', got "
-                              f"{split!r}", file=recipe, key=key)
-        sources.append(Source(str(item["path"]), float(weight), split))
+            problems.append(f"key '{at}.split' must look like 'train' or 'train[:90%]', got {split!r}")
+            bad = True
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            problems.append(f"key '{at}.weight' must be a positive number, got {weight!r}")
+            bad = True
+        fraction = item.get("fraction")
+        if fraction is not None and (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+                                     or fraction < 0):
+            problems.append(f"key '{at}.fraction' must be a number >= 0, got {fraction!r}")
+            bad = True
+        columns = item.get("columns")
+        if columns is not None and (not isinstance(columns, list)
+                                    or not all(isinstance(c, str) for c in columns)):
+            problems.append(f"key '{at}.columns' must be a list of column names, got {columns!r}")
+            bad = True
+        config = item.get("config", item.get("name"))
+        if bad:
+            continue
+        sources.append(Source(ident, float(weight), split, config=config, columns=columns,
+                              data_dir=item.get("data_dir"), data_files=item.get("data_files"),
+                              fraction=fraction, revision=item.get("revision")))
     return sources
 
 
@@ -121,21 +178,80 @@ def _load_file(path: Path):
             raise InputError(f"records cannot be read as a table: {exc}", file=str(path)) from exc
 
 
-def load_source(source: Source, recipe: str, key: str):
-    import datasets
+def _hub_like(path: str) -> bool:
+    return bool(re.fullmatch(r"[\w.-]+(/[\w.-]+)?", path)) and not Path(path).suffix
 
-    path = locate(source.path, recipe)
+
+def _sibling_split(path: Path, name: str) -> Path | None:
+    """The data stage's ``--test-size`` outputs: ``chat.jsonl`` + split ``test`` ->
+    ``chat.test.jsonl`` when that file exists."""
+    if name == "train" and path.exists():
+        return None
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    candidate = path.with_name(f"{stem}.{name}{path.suffix}")
+    return candidate if candidate.is_file() else None
+
+
+def load_source(source: Source, recipe: str, key: str):
+    """One source as a ``datasets.Dataset``: a local file or folder (relative to the recipe's
+    folder too), else a hub dataset (for a user with network)."""
+
     name = _SPLIT_RE.match(source.split).group("name")
+    path = locate(source.path, recipe)
+    if path is not None and path.is_file():
+        sibling = _sibling_split(path, name)
+        if sibling is not None:
+            return _slice(_load_file(sibling), source.split.replace(name, "train", 1))
+    elif path is None:
+        # chat.jsonl asked for split test where only chat.test.jsonl exists
+        guess = locate(str(Path(source.path).with_suffix("")) + f".{name}{Path(source.path).suffix}",
+                       recipe) if Path(source.path).suffix else None
+        if guess is not None and guess.is_file():
+            return _slice(_load_file(guess), source.split.replace(name, "train", 1))
     if path is None:
-        if re.fullmatch(r"[\w.-]+/[\w.-]+", source.path) and not Path(source.path).suffix:
-            try:
-                dataset = datasets.load_dataset(source.path, split=name)
-            except Exception as exc:
-                raise InputError(f"dataset '{source.path}' is neither a file nor a folder, and the "
-                                 f"hub could not provide it: {exc}", file=recipe, key=key) from exc
-            return _slice(dataset, source.split)
+        if _hub_like(source.path):
+            return _slice(load_hub(source, name, recipe, key), source.split)
         raise InputError(f"dataset file not found: {source.path}", file=recipe, key=key)
     if path.is_dir():
+        return _slice(_load_folder(path, source, name, recipe, key), source.split)
+    if name != "train":
+        raise InputError(f"'{source.path}' is one file, so it has only the split 'train' (asked for "
+                         f"'{name}'; the data stage writes NAME.{name}.jsonl next to it with "
+                         "--test-size)", file=recipe, key=key)
+    return _slice(_load_file(path), source.split)
+
+
+def load_hub(source: Source, name: str, recipe: str, key: str):
+    import datasets
+    from luacoder_core.errors import InputError as _InputError
+
+    try:
+        return datasets.load_dataset(source.path, name=source.config, split=name,
+                                     data_dir=source.data_dir, data_files=source.data_files,
+                                     revision=source.revision)
+    except Exception as exc:
+        offline = " (HF_HUB_OFFLINE is set)" if _offline() else ""
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _InputError(f"dataset '{source.path}' is neither a local file nor a folder, and the "
+                          f"hub could not provide it{offline}: {first}", file=recipe,
+                          key=key) from None
+
+
+def _offline() -> bool:
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def _load_folder(path: Path, source: Source, name: str, recipe: str, key: str):
+    """A ``save_to_disk`` folder (a ``Dataset``, a ``DatasetDict``, or handbook-style one folder
+    per split), else a folder of data files whose names give the splits."""
+    import datasets
+
+    saved = (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
+    if not saved and (path / name / "state.json").is_file():
+        path, saved = path / name, True  # alignment-handbook's local layout: folder/split
+    if saved:
         try:
             loaded = datasets.load_from_disk(str(path))
         except Exception as exc:
@@ -145,32 +261,60 @@ def load_source(source: Source, recipe: str, key: str):
             if name not in loaded:
                 raise InputError(f"no split '{name}' (splits: {', '.join(loaded)})", file=str(path))
             loaded = loaded[name]
-        return _slice(loaded, source.split)
-    return _slice(_load_file(path), source.split)
+        return loaded
+    try:
+        loaded = datasets.load_dataset(str(path), name=source.config, data_dir=source.data_dir,
+                                       data_files=source.data_files)
+    except Exception as exc:
+        raise InputError(f"folder is neither a save_to_disk folder nor a folder of data files: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                         file=str(path)) from None
+    if name not in loaded:
+        raise InputError(f"no split '{name}' (splits: {', '.join(loaded)})", file=str(path))
+    return loaded[name]
 
 
 def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
-                 columns: list[str], validate: Callable[[dict], None] | None = None):
-    """Load, weight, validate and concatenate the sources of ``value``.
+                 columns: list[str], validate: Callable[[dict], None] | None = None,
+                 adapt: Callable[[Any, str], Any] | None = None,
+                 provenance: list[dict] | None = None):
+    """Load, weight, validate and concatenate the sources of ``value`` (a recipe's ``dataset``
+    value, or a list of :class:`Source` from a ``dataset_mixture``).
 
     Returns ``(dataset, files, skipped)``: only ``columns`` are kept; records that fail
     ``validate`` are dropped and counted in ``skipped`` (with the first reason) so nothing
-    disappears silently.
+    disappears silently. ``adapt(dataset, where)`` may rewrite a source's records into the
+    trainer's form first (DPO: the prompt out of conversational chosen/rejected). One dict per
+    source (where it came from, rows read, rows used) is appended to ``provenance``.
     """
     import datasets
 
+    sources = value if _is_sources(value) else parse_sources(value, key=key, recipe=recipe)
     parts = []
     files: list[str] = []
     skipped: list[str] = []
-    for source in parse_sources(value, key=key, recipe=recipe):
+    info: list[dict] = []
+    for source in sources:
         dataset = load_source(source, recipe, key)
-        where = str(locate(source.path, recipe) or source.path)
-        files.append(where)
+        located = locate(source.path, recipe)
+        where = str(located or source.path)
+        files.append(where if source.split == "train" else f"{where}:{source.split}")
+        read = len(dataset)
+        if source.columns:
+            absent = [c for c in source.columns if c not in dataset.column_names]
+            if absent:
+                raise InputError(f"columns {absent} not in the dataset (columns: "
+                                 f"{', '.join(dataset.column_names) or 'none'})", file=recipe,
+                                 key=key)
+            dataset = dataset.select_columns(list(source.columns))
+        if adapt is not None:
+            dataset = adapt(dataset, where)
         missing = [c for c in columns if c not in dataset.column_names]
         if missing:
             raise InputError(f"records have no '{missing[0]}' field (fields: "
                              f"{', '.join(dataset.column_names) or 'none'})", file=where)
         dataset = dataset.select_columns(columns)
+        n_skipped = 0
         if validate is not None:
             keep, reasons = [], []
             for i, record in enumerate(dataset):
@@ -180,6 +324,7 @@ def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
                 except ValueError as exc:
                     reasons.append(f"{where}: record {i + 1}: {exc}")
             if reasons:
+                n_skipped = len(reasons)
                 skipped.append(f"{len(reasons)} unusable record(s) skipped, first: {reasons[0]}")
                 dataset = dataset.select(keep)
         if len(dataset) == 0:
@@ -187,8 +332,36 @@ def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
         if source.weight != 1.0:
             dataset = _weighted(dataset, source.weight, seed)
         parts.append(dataset)
+        info.append({"source": source.label, "path": where, "local": located is not None,
+                     "split": source.split, "config": source.config, "weight": source.weight,
+                     "fraction": source.fraction, "read": read, "skipped": n_skipped,
+                     "rows": len(dataset)})
+    fractions = [s.fraction for s in sources]
+    if any(f is not None for f in fractions):
+        parts = _fractions(parts, fractions, recipe, key)
+        for entry, part in zip(info, parts):
+            entry["rows"] = len(part)
+        parts = [p for p in parts if len(p)]
     dataset = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    if provenance is not None:
+        provenance.extend(info)
     return dataset, files, skipped
+
+
+def _is_sources(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Source) for v in value)
+
+
+def _fractions(parts: list, fractions: list, recipe: str, key: str) -> list:
+    """TRL's ``fraction``: target shares of the final mixture, normalised to one; the mixture is
+    as large as it can be without repeating any source; the first rows of each are kept."""
+    if any(f is None for f in fractions):
+        raise InputError("'fraction' must be set for every dataset of the mixture or for none",
+                         file=recipe, key=key)
+    total = sum(fractions)
+    weights = [f / total for f in fractions]
+    size = min(len(p) / w for p, w in zip(parts, weights) if w > 0)
+    return [p.select(range(round(w * size))) for p, w in zip(parts, weights)]
 
 
 def _weighted(dataset, weight: float, seed: int):
@@ -202,12 +375,13 @@ def _weighted(dataset, weight: float, seed: int):
     return dataset.select(indices or [0])
 
 
-def split_eval(dataset, size: float | int, seed: int, recipe: str):
+def split_eval(dataset, size: float | int, seed: int, recipe: str, key: str = "eval_split_size"):
+    """Hold ``size`` records (a fraction or a count) out of ``dataset`` as the eval set."""
     if isinstance(size, float) and not 0 < size < 1:
-        raise ConfigError(f"eval_split_size must be a fraction in (0, 1) or a count, got {size}",
-                          file=recipe, key="eval_split_size")
+        raise ConfigError(f"{key} must be a fraction in (0, 1) or a count, got {size}",
+                          file=recipe, key=key)
     if isinstance(size, int) and not 0 < size < len(dataset):
-        raise ConfigError(f"eval_split_size {size} must be below the {len(dataset)} training records",
-                          file=recipe, key="eval_split_size")
+        raise ConfigError(f"{key} {size} must be below the {len(dataset)} training records "
+                          "(a count; a fraction like 0.1 holds out that share)", file=recipe, key=key)
     parts = dataset.train_test_split(test_size=size, seed=seed)
     return parts["train"], parts["test"]

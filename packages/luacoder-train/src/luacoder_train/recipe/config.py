@@ -1,9 +1,11 @@
 """The recipe schema shared by every trainer, and how a recipe becomes TRL arguments.
 
 A recipe is one YAML file read top to bottom: the model, the data, the method, then any field of
-the matching TRL config (``SFTConfig`` / ``DPOConfig``, which carry every transformers
-``TrainingArguments`` field). Unknown keys are an error naming the key, the file and the closest
-known key (exit 2).
+the matching TRL config (``SFTConfig`` / ``DPOConfig`` / ..., which carry every transformers
+``TrainingArguments`` field). Keys transformers/TRL renamed or dropped are rewritten with a notice
+(:mod:`luacoder_train.recipe.keys`); unknown keys are all reported in one error naming the file,
+each key and its closest known key (exit 2). Settings this machine cannot honour are named by
+:mod:`luacoder_train.recipe.checks` before anything is loaded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from luacoder_core.config import check_config, schema_from_dataclass
+from luacoder_core.config import schema_from_dataclass
 from luacoder_core.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +35,7 @@ BASE_KEYS: dict[str, Any] = {
     "chat_template": str | None,
     # data
     "dataset": Any,
+    "dataset_mixture": Any,
     "eval_dataset": Any,
     "eval_split_size": float | int | None,
     # PEFT
@@ -43,7 +46,9 @@ BASE_KEYS: dict[str, Any] = {
     "lora_target_modules": str | list | None,
     "lora_modules_to_save": list | None,
     "use_dora": bool,
+    "use_rslora": bool,
     "load_in_4bit": bool,
+    "load_in_8bit": bool,
     "bnb_4bit_quant_type": Literal["nf4", "fp4"],
     "bnb_4bit_use_double_quant": bool,
     # luacoder
@@ -58,6 +63,7 @@ BASE_DEFAULTS: dict[str, Any] = {
     "dtype": None,
     "attn_implementation": None,
     "chat_template": None,
+    "dataset_mixture": None,
     "eval_dataset": None,
     "eval_split_size": None,
     "use_peft": False,
@@ -67,14 +73,16 @@ BASE_DEFAULTS: dict[str, Any] = {
     "lora_target_modules": "all-linear",
     "lora_modules_to_save": None,
     "use_dora": False,
+    "use_rslora": False,
     "load_in_4bit": False,
+    "load_in_8bit": False,
     "bnb_4bit_quant_type": "nf4",
     "bnb_4bit_use_double_quant": True,
     "auto_resume": True,
     "training_curve": True,
 }
 
-REQUIRED = ("model_name_or_path", "dataset", "output_dir")
+REQUIRED = ("model_name_or_path", "output_dir")
 
 #: TRL fields whose annotation is narrower than what TRL accepts
 TYPE_WIDENING = {"loss_type": str | list, "report_to": str | list | None,
@@ -92,6 +100,18 @@ class Resolved:
     trl_kwargs: dict[str, Any]
     applied_defaults: dict[str, Any] = field(default_factory=dict)
     deepspeed_path: str | None = None
+    #: one line per key luacoder rewrote, dropped or changed for this machine
+    notices: list[str] = field(default_factory=list)
+    #: settings this machine cannot honour that luacoder replaced (flash attention -> sdpa, ...)
+    fallbacks: list[str] = field(default_factory=list)
+    #: the recipe's ``dataset_mixture`` (a :class:`luacoder_train.data.mixture.Mixture`)
+    mixture: Any = None
+
+    @property
+    def has_eval_data(self) -> bool:
+        mixture = self.mixture
+        return bool(self.options.get("eval_dataset") is not None or self.options.get("eval_split_size")
+                    or (mixture is not None and (mixture.test_split_size or mixture.eval_sources)))
 
     @property
     def config_hash(self) -> str:
@@ -150,12 +170,35 @@ def cuda_available() -> bool:
 def resolve(trainer: str, config: dict[str, Any], *, source: str, config_cls: type,
             method_keys: dict[str, Any], method_defaults: dict[str, Any],
             trl_defaults: dict[str, Any] | None = None) -> Resolved:
-    """Validate a recipe and fill the defaults that make it run sanely on this machine."""
+    """Validate a recipe and fill the defaults that make it run sanely on this machine.
+
+    Every problem (unknown keys with their closest match, wrong types, a bad mixture, missing
+    keys) is reported in one :class:`ConfigError`."""
+    from luacoder_train.data import mixture as mixtures
+    from luacoder_train.recipe.keys import sort_keys
+
     schema = build_schema(config_cls, method_keys)
-    check_config(config, schema, source=source)
+    config, notices = mixtures.normalize(config)
+    config, more, problems = sort_keys(config, schema, config_cls=config_cls)
+    notices += more
+    mixture = None
+    if config.get("dataset_mixture") is not None:
+        mixture = mixtures.parse(config["dataset_mixture"], recipe=source, problems=problems)
+        if config.get("dataset") not in (None, "", []):
+            problems.append("set one of 'dataset' and 'dataset_mixture', not both")
+    elif config.get("dataset") in (None, "", []):
+        problems.append("missing required key 'dataset' (or 'dataset_mixture')")
     for key in REQUIRED:
         if config.get(key) in (None, "", []):
-            raise ConfigError(f"missing required key '{key}'", file=source)
+            problems.append(f"missing required key '{key}'")
+    if mixture is not None and mixture.test_split_size and (
+            config.get("eval_split_size") or config.get("eval_dataset") is not None):
+        problems.append("dataset_mixture.test_split_size and eval_dataset/eval_split_size both "
+                        "make an eval set: keep one")
+    raise_problems(problems, source)
+    if mixture is not None:
+        # the mixture's datasets are read like the luacoder 'dataset' list (same entry keys)
+        config = {**config, "dataset": config["dataset_mixture"]["datasets"]}
 
     luacoder_keys = set(BASE_KEYS) | set(method_keys)
     options = {**BASE_DEFAULTS, **method_defaults}
@@ -185,7 +228,8 @@ def resolve(trainer: str, config: dict[str, Any], *, source: str, config_cls: ty
     default("save_strategy", "steps")
 
     resolved = Resolved(trainer=trainer, source=source, raw=dict(config), options=options,
-                        trl_kwargs=trl_kwargs, applied_defaults=applied)
+                        trl_kwargs=trl_kwargs, applied_defaults=applied, notices=notices,
+                        mixture=mixture)
     if trl_kwargs.get("deepspeed") is not None:
         ds = resolve_deepspeed(trl_kwargs["deepspeed"], source)
         trl_kwargs["deepspeed"] = ds
@@ -194,28 +238,17 @@ def resolve(trainer: str, config: dict[str, Any], *, source: str, config_cls: ty
         if (data.get("bf16") or {}).get("enabled") is True and "bf16" not in config:
             # a bf16 DeepSpeed file must agree with the trainer's precision
             trl_kwargs["bf16"] = applied["bf16"] = True
-    check_quantization(options, source)
     return resolved
 
 
-def check_quantization(options: dict[str, Any], source: str) -> None:
-    """QLoRA needs a CUDA GPU and bitsandbytes: say so before anything is loaded."""
-    if not options.get("load_in_4bit"):
+def raise_problems(problems: list[str], source: str) -> None:
+    """One problem: its message; several: all of them, one per line (exit 2 either way)."""
+    if not problems:
         return
-    if not options.get("use_peft"):
-        raise ConfigError("load_in_4bit (QLoRA) trains adapters on a frozen 4-bit base: set "
-                          "use_peft: true as well", file=source, key="load_in_4bit")
-    missing = []
-    if not cuda_available():
-        missing.append("no CUDA GPU is visible")
-    import importlib.util
-
-    if importlib.util.find_spec("bitsandbytes") is None:
-        missing.append("bitsandbytes is not installed (pip install bitsandbytes)")
-    if missing:
-        raise ConfigError("load_in_4bit (QLoRA) needs a CUDA GPU and bitsandbytes: "
-                          + "; ".join(missing) + ". Use plain LoRA (load_in_4bit: false) on this "
-                          "machine", file=source, key="load_in_4bit")
+    if len(problems) == 1:
+        raise ConfigError(problems[0], file=source)
+    raise ConfigError(f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems),
+                      file=source)
 
 
 def build_trl_args(resolved: Resolved, config_cls: type, *, dry_run: bool = False):

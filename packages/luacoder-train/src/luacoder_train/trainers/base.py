@@ -36,6 +36,9 @@ class Context:
     peft_config: Any = None
     stats: Any = None
     notes: list[str] = field(default_factory=list)
+    #: one dict per training / eval source: where it came from, rows read, rows used
+    provenance: list[dict] = field(default_factory=list)
+    eval_provenance: list[dict] = field(default_factory=list)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -66,6 +69,11 @@ class BaseTrainer(Trainer):
 
     def validate_record(self, record: dict) -> None:
         """Raise ``ValueError`` for a record the trainer cannot use."""
+
+    def adapt_records(self, dataset, where: str):
+        """Rewrite one source's records into the trainer's form before the columns are checked
+        (the default keeps them as they are)."""
+        return dataset
 
     def prepare(self, ctx: Context) -> None:
         raise NotImplementedError

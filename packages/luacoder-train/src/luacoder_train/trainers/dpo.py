@@ -1,6 +1,7 @@
 """``luacoder train dpo``: preference tuning with TRL's DPO on {"prompt", "chosen", "rejected"}.
 
-TRL keeps the reference model: a frozen copy of the starting model, or, with ``use_peft``, the
+Pairs whose prompt is only inside conversational ``chosen``/``rejected`` (the shared leading turns,
+as in alignment-handbook's DPO recipes) get it extracted first. TRL keeps the reference model: a frozen copy of the starting model, or, with ``use_peft``, the
 same model with the adapter disabled (no second copy in memory). With ``prompt_format: chat``
 (the default when there is a chat template) string prompts and completions become one user and
 one assistant message, rendered with the chat template like the ``chat`` trainer's data.
@@ -36,6 +37,22 @@ class DPOTrainer(BaseTrainer):
         from luacoder_core.records import validate_preference
 
         validate_preference(record)
+
+    def adapt_records(self, dataset, where: str):
+        """Conversational pairs with the prompt inside ``chosen``/``rejected`` (alignment-handbook's
+        ``columns: [chosen, rejected]`` of ultrafeedback_binarized): the shared leading turns
+        become the prompt (TRL's ``maybe_extract_prompt``)."""
+        names = dataset.column_names
+        if "chosen" not in names or "rejected" not in names or len(dataset) == 0:
+            return dataset
+        first = dataset[0]
+        if "prompt" in names and not isinstance(first["chosen"], list):
+            return dataset
+        if "prompt" in names and isinstance(first["prompt"], list):
+            return dataset
+        from trl.data_utils import maybe_extract_prompt
+
+        return dataset.map(maybe_extract_prompt)
 
     def prepare(self, ctx: Context) -> None:
         from luacoder_train.data.packing import Stats, batch_efficiency

@@ -60,6 +60,24 @@ class LuacoderMixin:
             state["mark_time"], state["mark_tokens"] = now, state["tokens"]
         super().log(logs, start_time)
 
+    def _lc_card(self, folder, *, step: int | None, final: bool) -> None:
+        """The model card (README.md) of a checkpoint or the final model."""
+        info = getattr(self, "luacoder_card", None)
+        if info is None:
+            return
+        from luacoder_train.outputs.model_card import save_card
+
+        losses = [e["loss"] for e in self.state.log_history if "loss" in e]
+        save_card(folder, info, step=step, final=final, loss=losses[-1] if losses else None)
+
+    def create_model_card(self, *args, **kwargs) -> None:
+        """TRL writes its stub card into output_dir at every checkpoint and before a hub push;
+        luacoder writes its own card, once the final model is there (checkpoints get theirs in
+        their folder)."""
+        if not self.is_world_process_zero() or not getattr(self, "_lc_final", False):
+            return
+        self._lc_card(self.args.output_dir, step=self.state.global_step, final=True)
+
     def _save_checkpoint(self, model, trial) -> None:
         """Write the checkpoint under ``.staging/``, then rename it into place."""
         step = self.state.global_step
@@ -76,6 +94,7 @@ class LuacoderMixin:
         if self.args.should_save:
             if self.processing_class is not None and not (staged / "tokenizer_config.json").exists():
                 self.processing_class.save_pretrained(staged)
+            self._lc_card(staged, step=step, final=False)
             ckpt.write_meta(staged, {**self.luacoder_meta, "step": step, "final": False})
             ckpt.publish(staged, final)
             if self.state.best_model_checkpoint and ckpt.STAGING in self.state.best_model_checkpoint:
