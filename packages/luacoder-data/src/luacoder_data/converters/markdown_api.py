@@ -611,6 +611,45 @@ def _key_table(table: list[str]) -> list[dict[str, Any]] | None:
     return out
 
 
+_DEF_TERM_RE = re.compile(rf"^\s*`(?:\.\.\.|{IDENT})\??`\s*$")
+_DEF_DESC_RE = re.compile(r"^\s{0,3}:\s+(?P<text>.*)$")
+
+
+def _definition_params(block: list[str]) -> list[dict[str, Any]]:
+    """A definition list of parameters (pandoc's style): `` `name` `` then ``:   text (type)``."""
+    out: list[dict[str, Any]] = []
+    term: str | None = None
+    for line in block:
+        if _DEF_TERM_RE.match(line):
+            term = line.strip().strip("`")
+            out.append({"name": term.rstrip("?"), "type": None, "description": "",
+                        "optional": term.endswith("?")})
+            continue
+        d = _DEF_DESC_RE.match(line)
+        text = d.group("text") if d else line.strip()
+        if out and text:
+            out[-1]["description"] = (out[-1]["description"] + " " + text).strip()
+    for p in out:
+        m = re.search(r"\s*\(([^()]+)\)\s*$", p["description"])
+        if m and re.fullmatch(r"[\w.|\[\] ,`]+", m.group(1)):
+            ptype = m.group(1).replace("`", "").strip()
+            if "optional" in ptype:
+                p["optional"] = True
+                ptype = re.sub(r",?\s*optional", "", ptype).strip() or None
+            p["type"] = ptype
+            p["description"] = p["description"][: m.start()].strip()
+    return out
+
+
+def _is_signature_span(line: str, name: str) -> bool:
+    """A line that is only the entry's signature in a code span (`` `delete (filepath)` ``)."""
+    m = re.fullmatch(r"\s*`([^`]+)`\s*", line)
+    if not m:
+        return False
+    sig = parse_signature(m.group(1), allow_spaced_bare=True)
+    return sig is not None and last_segment(sig.name) == last_segment(name)
+
+
 def _paragraphs(lines: list[str]) -> str:
     paras: list[str] = []
     current: list[str] = []
@@ -761,6 +800,38 @@ def _several_signatures(text: str) -> list[Signature] | None:
     if all(sig is not None and _is_api_name(sig.name) for sig in sigs):
         return sigs  # type: ignore[return-value]
     return None
+
+
+def _fenced_signatures(body: list[str], fences: dict[int, Fence], offset: int
+                       ) -> list[Signature]:
+    """The signatures a prose heading's first code block states, when the block (right under
+    the heading) is nothing but signatures of qualified names with parameter names, not values:
+    ``local t = tween.new(duration, subject, target, [easing])``; example code is not."""
+    seen = 0
+    found: list[Signature] = []
+    for i, line in enumerate(body):
+        fence = fences.get(offset + i)
+        if fence is None:
+            if line.strip():
+                seen += 1
+                if seen > 2 and not found:
+                    return []
+            continue
+        if fence.lang not in ("lua", "luajit", ""):
+            continue
+        code = [ln for ln in fence.code.split("\n") if ln.strip() and not ln.strip().startswith("--")]
+        sigs = []
+        for ln in code[:13]:
+            sig = parse_signature(ln.strip())
+            if sig is None or not ("." in sig.name or ":" in sig.name) or not sig.params and \
+                    not ln.strip().endswith("()") or any(p.get("literal") for p in sig.params):
+                sigs = []
+                break
+            sigs.append(sig)
+        if not sigs and not found:
+            return []  # the first block is example code: a prose section
+        found.extend(s for s in sigs if s.name not in {f.name for f in found})
+    return found
 
 
 def _section_calls(name: str, body: list[str], fences: dict[int, Fence], offset: int) -> bool:
@@ -926,11 +997,13 @@ class _Extractor:
         deprecated_mark = re.search(r"\s*\(deprecated\)\s*$", plain, re.IGNORECASE)
         if deprecated_mark:
             plain = plain[: deprecated_mark.start()]
-        if not _is_api_name(plain):
-            return None
-        # a name-only heading: look for its signature line
         body_end = next((x.line for x in headings if x.line > h.line), len(lines))
         body = lines[h.end:body_end]
+        if not _is_api_name(plain):
+            # `## Tween creation` then ```local t = tween.new(duration, subject, target)```
+            sigs = _fenced_signatures(body, fences, h.end)
+            return _Decision([(self._qualify(sig.name), sig) for sig in sigs]) if sigs else None
+        # a name-only heading: look for its signature line
         directive_hint = any(re.match(r"^\s*\**(?:context|default|phase)\**\s*:", ln, re.IGNORECASE)
                              for ln in body[:12])
         for kind, text, _idx in _signature_lines(body, fences, h.end):
@@ -1087,14 +1160,17 @@ class _Extractor:
                         j += 1
                     nxt = lines[j] if j < end else ""
                     if j >= end or not (_LIST_ITEM_RE.match(nxt) or nxt.startswith(("  ", "\t"))
-                                        or nxt.lstrip().startswith("|")) or j in fences:
+                                        or nxt.lstrip().startswith(("|", ":"))
+                                        or _DEF_TERM_RE.match(nxt) and mode == "params") \
+                            or j in fences:
                         flush()
                         mode = "description"
                     i += 1
                     continue
                 if block and not _LIST_ITEM_RE.match(line) and not line.startswith((" ", "\t")) \
                         and not line.lstrip().startswith("|") and mode != "phases" \
-                        and not _LIST_ITEM_RE.match(block[-1]) and not block[-1].startswith((" ", "\t")):
+                        and not _LIST_ITEM_RE.match(block[-1]) and not block[-1].startswith((" ", "\t")) \
+                        and not _DEF_DESC_RE.match(line) and not _DEF_TERM_RE.match(line):
                     flush()
                     mode = "description"
                 block.append(line)
@@ -1130,7 +1206,7 @@ class _Extractor:
             first = parse_signature(signatures[0], allow_spaced_bare=True)
             if first is not None and first.returns:
                 returns = [dict(r) for r in first.returns]
-        description = _paragraphs(desc_lines)
+        description = _paragraphs([ln for ln in desc_lines if not _is_signature_span(ln, name)])
         record: dict[str, Any] = {
             "name": name,
             "kind": kind,
@@ -1187,6 +1263,8 @@ class _Extractor:
                 p.setdefault("description", "")
                 out.append(p)
             return out
+        if any(_DEF_DESC_RE.match(ln) for ln in block):
+            return _definition_params(block)
         items = _parse_items(block)
         if not items:
             return []
