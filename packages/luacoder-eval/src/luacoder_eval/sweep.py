@@ -323,6 +323,9 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
     reports.write_text_atomic(out_dir / "report.md",
                               reports.render_report(rows, skipped, config["metric"], config))
     reports.plot_metrics(out_dir / "metrics.png", rows)
+    from luacoder_eval.model_cards import update_cards
+
+    update_cards(rows, config, echo)  # scores into each checkpoint's README.md (model-index)
     result = payload()
     if result["best"] is not None:
         echo(f"best checkpoint: {result['best']} ({config['metric']}="
