@@ -765,6 +765,12 @@ class _Decision:
     anchor: str | None = None  # the full name from a `{#a.b.c}` attribute
 
 
+# first words of prose headings that look like `name (args)`: "Example (advanced)"
+_PROSE_WORDS = frozenset(
+    "example examples note notes usage installation install overview summary see also returns "
+    "parameters arguments options appendix changes changelog introduction setup requirements "
+    "license faq tips warning caveats limitations performance errors step part chapter section "
+    "method methods function functions".split())
 _TYPE_PREFIX_RE = re.compile(r"^\[(?P<type>[^\[\]]+)\]\s+(?P<rest>[A-Za-z_].*)$")
 _SPACED_SIG_RE = re.compile(rf"^{IDENT}(?:[.:]{IDENT})*\s+\([^()]*(?:\([^()]*\)[^()]*)*\)\s*$")
 _MODULE_HEADING_RE = re.compile(
@@ -978,7 +984,8 @@ class _Extractor:
 
     def _classify_text(self, h: Heading, raw: str, headings: list[Heading], lines: list[str],
                        fences: dict[int, Fence], *, typed: bool) -> _Decision | None:
-        spaced_ok = h.level in self._spaced_levels or typed
+        spaced_ok = (h.level in self._spaced_levels or typed) and \
+            re.split(r"[\s(]", raw.replace("`", "").strip(), maxsplit=1)[0].lower() not in _PROSE_WORDS
         candidates = [c for c in _CODE_SPAN_RE.findall(raw)]
         spanned = bool(candidates)
         candidates.append(raw.replace("`", ""))

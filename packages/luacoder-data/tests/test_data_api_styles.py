@@ -1,0 +1,440 @@
+"""``markdown-api`` on the reference styles real projects use (small documents written for these
+tests in each style), what is not a markdown reference, one big file streamed, and the
+development set of real references (``../shared/data/docs/real``) scored against its name lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def convert(run, jsonl, tmp_path: Path, *docs: tuple[str, str], args: tuple = (), ok=True):
+    paths = []
+    for name, text in docs:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    out = tmp_path / "api.jsonl"
+    result = run("data", "convert", "markdown-api", *paths, "-o", out, *args, ok=ok)
+    records = jsonl[1](out) if out.exists() else []
+    return result, {r["name"]: r for r in records}
+
+
+SPACED = """\
+# Funcy: functional helpers
+
+```lua
+local F = require("funcy")
+```
+
+## Table functions
+
+### clear (t)
+
+Clears a table.
+
+```lua
+F.clear({1, 2, 3}) -- => {}
+```
+
+### each (t, f)
+
+Calls f on each value.
+
+```lua
+F.each({4, 2}, print)
+```
+
+### count (t [, val])
+
+Counts values.
+
+```lua
+F.count({1, 1, 2}, 1) -- => 2
+```
+
+### Example (advanced)
+
+Prose, not a function.
+"""
+
+
+def test_space_before_parenthesis_and_module_from_examples(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("funcy.md", SPACED))
+    assert set(records) == {"F.clear", "F.each", "F.count"}  # the examples call F.x
+    count = records["F.count"]
+    assert count["signature"] == "F.count(t [, val])"
+    assert [(p["name"], p["optional"]) for p in count["params"]] == [("t", False), ("val", True)]
+
+
+TYPED = """\
+# Grid
+
+<a name="grid.Grid.dok"></a>
+## Constructors
+
+### grid.Grid(rows, cols) ###
+
+Makes a grid.
+
+### grid.Grid(table) ###
+
+From a table.
+
+## Methods
+
+<a name="grid.Grid.narrow"></a>
+### [Grid] narrow(dim, index, size) ###
+
+A narrowed view. {{since('1.2.0')}}
+
+### [number] count ###
+
+How many cells.
+
+### [Grid] byte(), char(), short() ###
+
+Conversions.
+
+### [LongStorage] #self ###
+
+Not a name.
+
+### [Grid] pick(dim1s, dim1e ... [, dim4s [, dim4e]]) ###
+
+Picks.
+
+### [Grid] scatter(dim, index, src|val) ###
+
+Scatters.
+"""
+
+
+def test_return_type_first_several_names_and_signatures(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("grid.md", TYPED))
+    assert set(records) == {"grid.Grid", "narrow", "count", "byte", "char", "short", "pick",
+                            "scatter"}
+    narrow = records["narrow"]
+    assert narrow["returns"] == [{"type": "Grid", "description": ""}]
+    assert narrow["description"] == "A narrowed view."  # no anchor, no template tag
+    assert records["count"]["kind"] == "function"
+    assert records["grid.Grid"]["signatures"] == ["grid.Grid(rows, cols)", "grid.Grid(table)"]
+    assert [p["name"] for p in records["pick"]["params"]][-1] == "dim4e"
+    assert records["scatter"]["params"][-1]["name"] == "src|val"
+
+
+SEVERAL_MODULES = """\
+# Filters
+
+Prose. Setting this flag is deprecated in old versions (prose, not a marker).
+
+# Module pandoc.mediabag
+
+## Functions
+
+### delete {#pandoc.mediabag.delete}
+
+`delete (filepath)`
+
+Removes an entry.
+
+Parameters:
+
+`filepath`
+:   Filename of the item. (string)
+
+# Module pandoc.path
+
+### delete {#pandoc.path.delete}
+
+`delete (path)`
+
+Another function of another module.
+
+#### options.depth
+
+Depth of the table of contents.
+
+## Deprecated functions
+
+### pandoc.path.old(x)
+
+Something old.
+"""
+
+
+def test_several_modules_anchors_options_and_deprecated_sections(run, jsonl, tmp_path):
+    result, records = convert(run, jsonl, tmp_path, ("pandoc.md", SEVERAL_MODULES))
+    assert set(records) == {"pandoc.mediabag.delete", "pandoc.path.delete", "options.depth",
+                            "pandoc.path.old"}
+    assert "duplicates" not in result.output  # two deletes of two modules are not merged
+    delete = records["pandoc.mediabag.delete"]
+    assert delete["params"] == [{"name": "filepath", "type": "string",
+                                 "description": "Filename of the item.", "optional": False}]
+    assert delete["description"] == "Removes an entry."
+    assert records["options.depth"]["kind"] == "field"
+    assert records["pandoc.path.old"]["deprecated"] is True
+    assert not any(r["deprecated"] for n, r in records.items() if n != "pandoc.path.old")
+
+
+PROSE_HEADING = """\
+# tween.lua
+
+## Tween creation
+
+```lua
+local t = tween.new(duration, subject, target, [easing])
+```
+
+Creates a new tween.
+
+## Tween methods
+
+```lua
+local complete = t:update(dt)
+```
+
+Moves the tween on.
+
+## Example
+
+```lua
+local t = tween.new(2, label, {x = 300}, 'linear')
+```
+"""
+
+
+def test_signature_in_a_code_block_under_a_prose_heading(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("tween.md", PROSE_HEADING))
+    assert set(records) == {"tween.new", "t:update"}  # the example block is not a signature
+    new = records["tween.new"]
+    assert [(p["name"], p["optional"]) for p in new["params"]] == [
+        ("duration", False), ("subject", False), ("target", False), ("easing", True)]
+    assert new["returns"] == [{"name": "t", "type": None, "description": ""}]
+    assert records["t:update"]["returns"][0]["name"] == "complete"
+
+
+RETURNS = """\
+# client
+
+connect
+-------
+`syntax: ok, err = client:connect(host, port)`
+
+Connects.
+
+incr
+----
+**syntax:** *newval, err, forcible? = client.DICT:incr(key, value, init?)*
+
+Increments.
+
+### `tree:get_node`
+
+_Signature:_ `tree:get_node(id) -> NuiTree.Node`
+
+Gets a node.
+
+| Name | Type     | Description |
+| ---- | -------- | ----------- |
+| `id` | `string` | node id     |
+
+### `tree:set`
+
+_Signature:_ `tree:set(config)`
+
+Sets things.
+
+`config` is a `table` having the following keys:
+
+| Key      | Type     |
+| -------- | -------- |
+| `size`   | `number` |
+| `anchor` | `string` |
+
+### `pane:split{}`
+
+Splits the pane.
+
+### `log(msg, ..)`
+
+Logs.
+
+### `emit(event, args...)`
+
+Emits.
+"""
+
+
+def test_returns_on_the_left_arrows_tables_and_varargs(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("client.md", RETURNS))
+    assert [r["name"] for r in records["client:connect"]["returns"]] == ["ok", "err"]
+    incr = records["client.DICT:incr"]
+    assert [(r["name"], r.get("optional", False)) for r in incr["returns"]] == [
+        ("newval", False), ("err", False), ("forcible", True)]
+    node = records["tree:get_node"]
+    assert node["returns"] == [{"type": "NuiTree.Node", "description": ""}]
+    assert node["params"] == [{"name": "id", "type": "string", "description": "node id",
+                               "optional": False}]  # a table without a Parameters label
+    (config,) = records["tree:set"]["params"]
+    assert config["type"] == "table"
+    assert [f["name"] for f in config["fields"]] == ["size", "anchor"]
+    assert records["pane:split"]["signature"] == "pane:split{}"
+    assert records["log"]["params"][-1]["name"] == "..."
+    emit = records["emit"]["params"][-1]
+    assert emit["name"] == "args" and emit["optional"] and emit["vararg"]
+
+
+OPTIONS_PAGE = """\
+# Popup
+
+Creates a popup.
+
+```lua
+local Popup = require("ui.popup")
+local popup = Popup({ enter = true })
+```
+
+## Options
+
+### `border`
+
+**Type:** `table`
+
+Border options.
+
+### `enter`
+
+**Type:** `boolean`
+
+Focus on mount.
+
+## Methods
+
+### `popup:mount`
+
+_Signature:_ `popup:mount()`
+
+Mounts it.
+"""
+
+
+def test_option_headings_and_a_constructor_page(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("popup.md", OPTIONS_PAGE))
+    assert set(records) == {"Popup", "border", "enter", "popup:mount"}
+    assert records["Popup"]["kind"] == "function"
+    assert records["border"]["kind"] == "field" and records["border"]["type"] == "table"
+
+
+def test_an_index_page_does_not_win_over_the_real_page(run, jsonl, tmp_path):
+    index = "# Functions\n\n## `term.open(path)`\n\nSee [term.open](open.md).\n"
+    page = ("# `term.open(path, mode)`\n\nOpens a terminal at path.\n\n**Parameters**\n\n"
+            "* `path` (`string`): where\n* `mode` (`string`, _optional_): how\n\n"
+            "```lua\nterm.open('/dev/tty')\n```\n")
+    result, records = convert(run, jsonl, tmp_path, ("a_index.md", index), ("open.md", page))
+    record = records["term.open"]
+    assert record["source"]["file"].endswith("open.md") and len(record["params"]) == 2
+    assert record["signatures"] == ["term.open(path, mode)", "term.open(path)"]
+    assert "duplicates 1" in result.output
+
+
+def test_deprecated_only_from_a_marker(run, jsonl, tmp_path):
+    doc = ("# m\n\n## m.a(x)\n\nPassing a string as x is deprecated since 2.0.\n\n"
+           "## m.b(x)\n\n> **Deprecated:** use m.a.\n\n## m.d(x)\n\nThis function is now deprecated.\n")
+    _, records = convert(run, jsonl, tmp_path, ("m.md", doc))
+    assert {n: r["deprecated"] for n, r in records.items()} == {
+        "m.a": False, "m.b": True, "m.d": True}
+
+
+def test_files_that_are_not_markdown_references(run, jsonl, tmp_path):
+    (tmp_path / "lib.lua").write_text("---@meta\nfunction lib.f() end\n", encoding="utf-8")
+    (tmp_path / "ref.rst").write_text("fio\n===\n\n.. function:: fio.open(path)\n",
+                                      encoding="utf-8")
+    (tmp_path / "mod.html").write_text('<!DOCTYPE html><html><head><meta name="generator" '
+                                       'content="LDoc"></head></html>', encoding="utf-8")
+    (tmp_path / "empty.md").write_text("", encoding="utf-8")
+    (tmp_path / "guide.md").write_text("# Guide\n\n## Installing\n\nRun it.\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    names = ["lib.lua", "ref.rst", "mod.html", "empty.md", "guide.md"]
+    result = run("data", "convert", "markdown-api", *(tmp_path / n for n in names), "-o", out)
+    assert result.exit_code == 2 and not out.exists()
+    text = result.output
+    assert "lib.lua: a Lua source file" in text and "lua-api" in text
+    assert "ref.rst: reStructuredText" in text
+    assert "mod.html: LDoc's HTML output" in text
+    assert "empty.md: empty file" in text
+    assert "guide.md: no API entries" in text
+    # with one usable file the others are still named, and the run succeeds
+    good = tmp_path / "good.md"
+    good.write_text("## m.f(x)\n\nDoes f.\n", encoding="utf-8")
+    result = run("data", "convert", "markdown-api", good, tmp_path / "ref.rst", "-o", out, ok=True)
+    assert "ref.rst: reStructuredText" in result.output and len(jsonl[1](out)) == 1
+
+
+def test_a_big_file_streams_in_pieces(run, jsonl, tmp_path, monkeypatch):
+    """Pieces are cut at level 1-2 headings: names, line numbers and module context survive."""
+    import luacoder_data.converters.markdown_api as md
+
+    monkeypatch.setattr(md, "_CHUNK_LINES", 20)
+    parts = ["# Module big.mod\n\n"]
+    for k in range(40):
+        parts.append(f"## f{k}\n\n`f{k} (x)`\n\nDoes {k}.\n\n```lua\nlocal y = 1\n```\n\n")
+    text = "".join(parts)
+    _, records = convert(run, jsonl, tmp_path, ("big.md", text))
+    assert set(records) == {f"big.mod.f{k}" for k in range(40)}
+    lines = text.split("\n")
+    for k in (0, 17, 39):
+        line = records[f"big.mod.f{k}"]["source"]["line"]
+        assert lines[line - 1] == f"## f{k}"
+    assert records["big.mod.f17"]["description"] == "Does 17."
+
+
+# -- the development set of real references ------------------------------------------------------
+
+
+def test_development_set_recall_and_precision(run, jsonl, shared_data, tmp_path):
+    from luacoder_data.api_names import score_names
+
+    real = shared_data / "docs" / "real"
+    if not (real / "expected").is_dir():
+        pytest.skip(f"no development set at {real}")
+    scores = {}
+    for expected in sorted((real / "expected").glob("*.txt")):
+        doc = expected.stem
+        src = real / doc if (real / doc).is_dir() else real / f"{doc}.md"
+        out = tmp_path / f"{doc}.jsonl"
+        run("data", "convert", "markdown-api", src, "-o", out, ok=True)
+        names = [r["name"] for r in jsonl[1](out)]
+        s = score_names(names, expected.read_text(encoding="utf-8").splitlines())
+        scores[doc] = (round(s.recall, 3), round(s.precision, 3), s.missing[:5], s.extra[:5])
+    assert len(scores) >= 6
+    assert all(r >= 0.95 and p >= 0.95 for r, p, _, _ in scores.values()), scores
+    for prose in (real / "prose").glob("*.md"):
+        out = tmp_path / "prose.jsonl"
+        result = run("data", "convert", "markdown-api", prose, "-o", out)
+        assert len(jsonl[1](out)) <= 2 if out.exists() else result.exit_code == 2
+    for odd in (real / "unsupported").glob("*"):
+        result = run("data", "convert", "markdown-api", odd, "-o", tmp_path / "odd.jsonl")
+        assert result.exit_code == 2 and odd.name in result.output
+        assert "lua-api" in result.output or "reStructuredText" in result.output
+
+
+def test_development_set_record_quality(run, jsonl, shared_data, tmp_path):
+    real = shared_data / "docs" / "real"
+    out = tmp_path / "redis.jsonl"
+    run("data", "convert", "markdown-api", real / "resty_redis.md", "-o", out, ok=True)
+    redis = {r["name"]: r for r in jsonl[1](out)}
+    assert [r["name"] for r in redis["red:connect"]["returns"]][:2] == ["ok", "err"]
+    out = tmp_path / "wez.jsonl"
+    run("data", "convert", "markdown-api", real / "wezterm", "-o", out, ok=True)
+    wez = jsonl[1](out)
+    assert not any("{{" in r["description"] or "since(" in r["description"] for r in wez)
+    out = tmp_path / "torch.jsonl"
+    run("data", "convert", "markdown-api", real / "torch_tensor.md", "-o", out, ok=True)
+    torch = {r["name"]: r for r in jsonl[1](out)}
+    assert len(torch["torch.Tensor"]["signatures"]) >= 5
+    assert not any("<a name" in r["description"] for r in torch.values())
+    assert json.dumps(torch["narrow"]["returns"]) == '[{"type": "self", "description": ""}]'
