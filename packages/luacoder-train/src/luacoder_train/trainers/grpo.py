@@ -298,9 +298,7 @@ class GRPOTrainer(BaseTrainer):
             names = load_source(src, ctx.resolved.source, "dataset").column_names
             common = list(names) if common is None else [c for c in common if c in names]
         common = common or []
-        if "prompt" in common:
-            common = [c for c in common if c != "messages"]
-        elif "messages" not in common:
+        if "prompt" not in common and "messages" not in common:
             return ["prompt"]  # load_mixture names the file that lacks it
         dropped = [c for c in common if c in RESERVED_COLUMNS]
         if dropped:
