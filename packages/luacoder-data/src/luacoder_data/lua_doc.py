@@ -91,9 +91,12 @@ def parse_doc_block(lines: list[tuple[str, int]], *, luals_file: bool) -> DocBlo
     line up to the next tag."""
     block = DocBlock(line=lines[0][1], end=lines[-1][1], luals=luals_file)
     in_code = False
+    open_tag = False  # the last tag still takes lines (no blank line since)
     for raw, lineno in lines:
         text = raw[1:] if raw.startswith(" ") else raw
         stripped = text.strip()
+        if not stripped:
+            open_tag = False
         if stripped.startswith("```"):
             in_code = not in_code
         tag = None if in_code else _TAG_RE.match(text)
@@ -102,10 +105,11 @@ def parse_doc_block(lines: list[tuple[str, int]], *, luals_file: bool) -> DocBlo
                 block.luals = True
             block.tags.append((tag.group("tag"), (tag.group("mod") or "") + (tag.group("rest") or "").rstrip(),
                                lineno))
+            open_tag = True
             continue
         last = block.tags[-1][0] if block.tags else None
         if last == "usage" or (last in _CONTINUED and stripped and (
-                raw.startswith(("  ", "\t")) or stripped.startswith("|"))):
+                open_tag or raw.startswith(("  ", "\t")) or stripped.startswith("|"))):
             t, body, ln = block.tags[-1]
             block.tags[-1] = (t, body + "\n" + (text.rstrip() if t == "usage" else stripped), ln)
             continue
@@ -354,7 +358,7 @@ def _returns_from_tag(tag: str, text: str, *, luals: bool) -> list[dict[str, Any
         entry: dict[str, Any] = {"type": rtype, "description": ""}
         if opt:
             entry["optional"] = True
-        m = re.match(rf"^\s+(?P<name>\.\.\.|{IDENT})(?=\s|$|#|,)(?P<rest>.*)$", rest, re.DOTALL)
+        m = re.match(rf"^[ \t]+(?P<name>\.\.\.|{IDENT})(?=[ \t\n#,]|$)(?P<rest>.*)$", rest, re.DOTALL)
         if m and not rest.lstrip().startswith(("#", ":")):
             entry["name"] = m.group("name")
             rest = m.group("rest")
@@ -408,6 +412,12 @@ def scan_declarations(tokens: list) -> Iterator[Decl]:
             elif text in (")", "}", "]"):
                 bdepth = max(0, bdepth - 1)
             continue
+        if kind == "keyword" and tok.col == 1 and first_on_line and (fdepth or bdepth) and (
+                text == "function" or text == "local" and i + 1 < n and tokens[i + 1].text == "function"):
+            # a declaration at column 1 is top level: recover from an unclosed block or
+            # bracket above it (a typo must not hide the rest of the file)
+            stack.clear()
+            fdepth = bdepth = 0
         if kind == "keyword":
             if text == "function":
                 if fdepth == 0 and bdepth == 0 and i + 1 < n and tokens[i + 1].kind == "name":

@@ -1,0 +1,319 @@
+"""``lua-api`` (LuaLS/EmmyLua annotations, ``---@meta`` files, LDoc comments) and ``api-docs``
+(a mixed folder), on small Lua files written for these tests in each style."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+META = """\
+---@meta
+
+---
+---Drawing helpers for shapes.
+---
+---[Open in Browser](https://example.org/shapes)
+---
+---@class gfx.shapes
+gfx.shapes = {}
+
+---Draws a circle.
+---
+---Draws a filled or outlined circle
+---at the given position.
+---@overload fun(mode: gfx.DrawMode, x: number, y: number, radius: number, segments?: integer):boolean
+---@param mode gfx.DrawMode # How to draw the circle.
+---@param x number # The center along the x-axis.
+---@param y number # The center along the y-axis.
+---@param radius? number # The radius of the circle.
+---@return boolean ok # Whether anything was drawn.
+---@return string|nil err
+function gfx.shapes.circle(mode, x, y, radius) end
+
+---@deprecated Use gfx.shapes.circle instead.
+---@param x number
+function gfx.shapes.oldCircle(x) end
+
+---A polygon with any number of points.
+---@class gfx.Polygon: gfx.Object
+---@field points number[] # The flat list of coordinates.
+---@field closed? boolean Whether the last point joins the first.
+local Polygon = {}
+
+---Adds a point.
+---@generic T
+---@param x number
+---@param y number
+---@param tag? T
+---@return gfx.Polygon self
+---@nodiscard
+function Polygon:addPoint(x, y, tag) end
+
+---@async
+---@param cb fun(err: string?, n: integer): boolean
+function Polygon:each(cb) end
+
+---@alias gfx.DrawMode
+---| '"fill"' # Fill the shape.
+---| '"line"' # Outline it.
+
+---@class gfx.Options
+---@field depth integer
+---@field label string
+"""
+
+NVIM_STYLE = """\
+---@meta
+-- luacheck: no unused args
+
+error('Cannot require a meta file')
+
+--- Compares strings.
+---
+--- Example:
+---
+--- ```lua
+--- ed.cmp('a', 'b')
+--- ```
+--- @param a string
+--- @param b string
+--- @return 0|1|-1
+--- if strings are equal, greater or lesser.
+function ed.cmp(a, b) end
+
+--- Waits.
+--- @param time integer Number of milliseconds to wait
+--- @param callback? fun(): boolean Optional callback.
+--- @param ...? any
+--- @return boolean, nil|-1|-2
+---     - If {callback} returns `true`: `true, nil`
+function ed.wait(time, callback, ...) end
+
+---@class ed.shared.DICT
+local DICT = {}
+
+---Increments a value.
+---@param key string
+---@param init? number
+---@return integer? newval
+---@return string? err
+---@return boolean? forcible
+function DICT:incr(key, value, init) end
+"""
+
+LDOC = """\
+--- Extra string functions.
+--
+-- Longer text about the module.
+-- @module util.strx
+local helpers = require 'util.helpers'
+
+local function check(s)
+    assert(type(s) == 'string')
+end
+
+local strx = {}
+
+------------------
+-- Predicates
+-- @section predicates
+
+--- does s only contain digits?
+-- @string s a string
+-- @return true or false
+function strx.isdigit(s)
+    check(s)
+    return s:find('^%d+$') == 1
+end
+
+--- split a string.
+-- @string s the string
+-- @string[opt] sep a delimiter
+-- @int[opt=0] n maximum number of results
+-- @treturn List the parts
+-- @usage strx.split('a b') == {'a', 'b'}
+-- @usage strx.split('a,b', ',')
+function strx.split(s, sep, n)
+    local t = {}
+    local inner = function(x) return x end
+    if sep then
+        t.x = function() end
+    end
+    return t
+end
+
+--- pad a string.
+-- @tparam string s the string
+-- @tparam[opt] number w width
+-- @return the padded string
+strx.pad = function(s, w)
+  return s
+end
+
+--- internal.
+-- @local
+function strx.internal() end
+
+strx.digits = strx.isdigit
+
+--- joins things.
+-- @function join
+-- @param sep separator
+-- @param ... the strings
+
+local function title(s)
+  return s
+end
+--- title case.
+-- @string s the string
+strx.title = title
+
+return strx
+"""
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+def convert(run, jsonl, tmp_path, *inputs, converter="lua-api", args=(), ok=True):
+    out = tmp_path / "api.jsonl"
+    result = run("data", "convert", converter, *inputs, "-o", out, *args, ok=ok)
+    return result, {r["name"]: r for r in (jsonl[1](out) if out.exists() else [])}
+
+
+def declared_functions(code: str) -> set[str]:
+    """Functions a definition file declares, counted independently of the converter: each
+    top-level ``function a.b(`` / ``function C:m(`` line."""
+    return set(re.findall(r"^function\s+([\w.:]+)\s*\(", code, re.MULTILINE))
+
+
+def test_luals_definition_file(run, jsonl, tmp_path):
+    lib = write(tmp_path / "library", {"gfx/shapes.lua": META})
+    _, records = convert(run, jsonl, tmp_path, lib)
+    declared = {n.replace("Polygon:", "gfx.Polygon:") for n in declared_functions(META)}
+    found = {n for n, r in records.items() if r["kind"] in ("function", "method")}
+    assert found == declared  # every declared function, nothing invented
+    circle = records["gfx.shapes.circle"]
+    assert circle["description"] == "Draws a circle.\n\nDraws a filled or outlined circle at the given position."
+    assert [(p["name"], p["type"], p["optional"]) for p in circle["params"]] == [
+        ("mode", "gfx.DrawMode", False), ("x", "number", False), ("y", "number", False),
+        ("radius", "number", True)]
+    assert circle["params"][0]["values"] == ['"fill"', '"line"']  # from the @alias
+    assert circle["params"][0]["description"] == "How to draw the circle."
+    assert circle["returns"] == [
+        {"type": "boolean", "name": "ok", "description": "Whether anything was drawn."},
+        {"type": "string|nil", "name": "err", "description": "", "optional": True}]
+    assert circle["signatures"] == ["gfx.shapes.circle(mode, x, y, radius?)",
+                                    "gfx.shapes.circle(mode, x, y, radius, segments?)"]
+    old = records["gfx.shapes.oldCircle"]
+    assert old["deprecated"] is True and "circle" in old["deprecation"]
+    add = records["gfx.Polygon:addPoint"]
+    assert add["kind"] == "method" and add["generics"] == ["T"] and add["nodiscard"] is True
+    assert records["gfx.Polygon:each"]["params"][0]["type"] == "fun(err: string?, n: integer): boolean"
+    assert records["gfx.Polygon:each"]["async"] is True
+    poly = records["gfx.Polygon"]
+    assert poly["kind"] == "module" and poly["extends"] == ["gfx.Object"]
+    assert [f["name"] for f in poly["fields"]] == ["points", "closed"]
+    assert records["gfx.Polygon.closed"]["kind"] == "field"  # a class with a runtime table
+    assert "gfx.Options.depth" not in records and records["gfx.Options"]["fields"][0]["name"] == "depth"
+    assert not any(n.startswith("gfx.DrawMode") for n in records)
+
+
+def test_neovim_style_annotations(run, jsonl, tmp_path):
+    path = write(tmp_path, {"ed.lua": NVIM_STYLE}) / "ed.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    assert {n for n, r in records.items() if r["kind"] in ("function", "method")} == {
+        "ed.cmp", "ed.wait", "ed.shared.DICT:incr"}
+    cmp = records["ed.cmp"]
+    assert cmp["examples"] == ["ed.cmp('a', 'b')\n"]
+    assert cmp["returns"] == [{"type": "0|1|-1", "description": "if strings are equal, greater or lesser."}]
+    wait = records["ed.wait"]
+    assert [(p["name"], p["optional"]) for p in wait["params"]] == [
+        ("time", False), ("callback", True), ("...", True)]
+    assert [r["type"] for r in wait["returns"]] == ["boolean", "nil|-1|-2"]
+    incr = records["ed.shared.DICT:incr"]
+    assert [p["name"] for p in incr["params"]] == ["key", "value", "init"]  # undocumented kept
+    assert [(r["name"], r.get("optional")) for r in incr["returns"]] == [
+        ("newval", True), ("err", True), ("forcible", True)]
+
+
+def test_ldoc_module(run, jsonl, tmp_path):
+    src = write(tmp_path / "src", {"lua/util/strx.lua": LDOC})
+    _, records = convert(run, jsonl, tmp_path, src)
+    public = {"isdigit", "split", "pad", "digits", "join", "title"}
+    assert {n for n, r in records.items() if r["kind"] == "function"} == \
+        {f"strx.{n}" for n in public} | {f"util.strx.{n}" for n in public}
+    assert not any("internal" in n or "check" in n or n.endswith(".inner") for n in records)
+    assert records["util.strx"]["kind"] == "module"
+    assert records["util.strx"]["description"].startswith("Extra string functions.")
+    split = records["strx.split"]
+    assert [(p["name"], p["type"], p["optional"]) for p in split["params"]] == [
+        ("s", "string", False), ("sep", "string", True), ("n", "integer", True)]
+    assert split["params"][2]["default"] == "0"
+    assert split["returns"] == [{"type": "List", "description": "the parts"}]
+    assert split["examples"] == ["strx.split('a b') == {'a', 'b'}\n", "strx.split('a,b', ',')\n"]
+    assert records["util.strx.split"]["alias_of"] == "strx.split"
+    pad = records["strx.pad"]
+    assert [(p["type"], p["optional"]) for p in pad["params"]] == [("string", False), ("number", True)]
+    assert records["strx.digits"]["alias_of"] == "strx.isdigit"
+    assert records["strx.digits"]["signature"] == "strx.digits(s)"
+    assert records["strx.title"]["description"] == "title case."
+    assert [p["name"] for p in records["strx.join"]["params"]] == ["sep", "..."]
+
+
+def test_module_names_attach(run, jsonl, tmp_path):
+    src = write(tmp_path / "src", {"util/strx.lua": LDOC})
+    _, records = convert(run, jsonl, tmp_path, src, args=("--module-names", "attach"))
+    assert "util.strx.split" not in records
+    assert records["strx.split"]["aliases"] == [{"name": "util.strx.split",
+                                                 "signature": "util.strx.split(s, sep?, n?)"}]
+
+
+def test_module_table_named_m_takes_the_file_name(run, jsonl, tmp_path):
+    code = ("local M = {}\n\n--- Makes a tween.\n-- @param d duration\nfunction M.new(d) end\n\n"
+            "function M._private() end\n\nlocal function helper() end\n\nreturn M\n")
+    path = write(tmp_path, {"tween.lua": code}) / "tween.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    assert set(records) == {"tween.new"}
+    assert records["tween.new"]["params"][0]["description"] == "duration"
+
+
+def test_mixed_folder_in_one_command(run, jsonl, tmp_path):
+    write(tmp_path / "proj", {"docs/guide.md": "# gfx\n\n## gfx.shapes.circle(mode, x, y)\n\nShort.\n",
+                              "docs/more.md": "## gfx.extra(x)\n\nExtra.\n",
+                              "library/gfx/shapes.lua": META})
+    result, records = convert(run, jsonl, tmp_path, tmp_path / "proj", converter="api-docs")
+    assert "gfx.extra" in records and "gfx.Polygon:addPoint" in records
+    # documented in both: the richer record (the annotations) wins, both signatures kept
+    circle = records["gfx.shapes.circle"]
+    assert circle["source"]["file"].endswith("shapes.lua")
+    assert "gfx.shapes.circle(mode, x, y)" in circle["signatures"]
+    assert "duplicates 1" in result.output
+
+
+def test_inputs_lua_api_cannot_use(run, jsonl, tmp_path):
+    write(tmp_path, {"doc.md": "## m.f()\n", "empty.lua": "", "script.lua":
+                     "local x = 1\nlocal function f() return x end\nprint(f())\n"})
+    out = tmp_path / "o.jsonl"
+    result = run("data", "convert", "lua-api", tmp_path / "doc.md", tmp_path / "empty.lua",
+                 tmp_path / "script.lua", "-o", out)
+    assert result.exit_code == 2 and not out.exists()
+    assert "doc.md: not a .lua file; markdown is read by `markdown-api`" in result.output
+    assert "empty.lua: empty file" in result.output
+    assert "script.lua: no public API" in result.output
+    missing = run("data", "convert", "lua-api", tmp_path / "nope.lua", "-o", out)
+    assert missing.exit_code == 2 and "nope.lua: file not found" in missing.output
+
+
+def test_broken_code_still_gives_its_functions(run, jsonl, tmp_path):
+    code = "---@meta\n\n---Ok.\nfunction lib.ok() end\n\nfunction lib.broken(a, b\n\n" \
+           "---Later.\n---@param x string\nfunction lib.later(x) end\n"
+    path = write(tmp_path, {"lib.lua": code}) / "lib.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    assert {"lib.ok", "lib.later"} <= set(records)
+    assert records["lib.later"]["params"][0]["type"] == "string"
