@@ -49,7 +49,8 @@ def _require_dict(record: Any) -> dict:
 
 
 def validate_api_record(record: Any) -> None:
-    """API record: only ``name`` is required; other fields are type-checked when present."""
+    """API record: only ``name`` is required; other fields are type-checked when present
+    (``signatures``: every signature of the name, the main one first; ``deprecated``: a bool)."""
     record = _require_dict(record)
     _require_str(record, "name")
     kind = record.get("kind")
@@ -64,6 +65,12 @@ def validate_api_record(record: Any) -> None:
     for i, example in enumerate(record.get("examples") or []):
         if not isinstance(example, str):
             raise RecordError(f"examples[{i}] must be a string of Lua code")
+    signatures = record.get("signatures")
+    if signatures is not None and (not isinstance(signatures, list)
+                                   or not all(isinstance(s, str) for s in signatures)):
+        raise RecordError("'signatures' must be a list of strings (every signature of the name)")
+    if record.get("deprecated") is not None and not isinstance(record["deprecated"], bool):
+        raise RecordError(f"'deprecated' must be true or false, got {record['deprecated']!r}")
 
 
 def validate_code_sample(record: Any) -> None:
