@@ -277,33 +277,48 @@ class _Call:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": completion,
                 "total_tokens": self.prompt_tokens + completion}
 
-    async def _events(self, http: Request) -> AsyncIterator[Event]:
-        """Events until every choice has finished; stops (cancelling) if the client left."""
+    async def _batches(self, http: Request) -> AsyncIterator[list[Event]]:
+        """Events until every choice has finished, as lists of what has arrived (a slow client
+        gets fewer, larger chunks instead of falling behind); stops, cancelling, when the
+        client has left."""
         open_choices = self.choices
         while open_choices:
             try:
-                event = await asyncio.wait_for(self.queue.get(), timeout=0.5)
+                first = await asyncio.wait_for(self.queue.get(), timeout=0.5)
             except asyncio.TimeoutError:
                 if await http.is_disconnected():
                     self.cancel()
                     return
                 continue
-            if event.kind == "error":
-                raise APIError(500, event.text, type="server_error", code="generation_failed")
-            if event.kind == "finish":
-                open_choices -= 1
-            yield event
+            events = [first]
+            while not self.queue.empty():
+                events.append(self.queue.get_nowait())
+            merged: list[Event] = []
+            for event in events:
+                if event.kind == "error":
+                    raise APIError(500, event.text, type="server_error",
+                                   code="generation_failed")
+                if event.kind == "finish":
+                    open_choices -= 1
+                last = merged[-1] if merged else None
+                if (event.kind == "delta" and last is not None and last.kind == "delta"
+                        and last.index == event.index):
+                    last.text += event.text
+                else:
+                    merged.append(event)
+            yield merged
 
     async def _collect(self, http: Request) -> tuple[list[str], list[str | None], list[int]]:
         texts = [""] * self.choices
         reasons: list[str | None] = [None] * self.choices
         tokens = [0] * self.choices
         try:
-            async for event in self._events(http):
-                if event.kind == "delta":
-                    texts[event.index] += event.text
-                else:
-                    reasons[event.index], tokens[event.index] = event.reason, event.tokens
+            async for events in self._batches(http):
+                for event in events:
+                    if event.kind == "delta":
+                        texts[event.index] += event.text
+                    else:
+                        reasons[event.index], tokens[event.index] = event.reason, event.tokens
         finally:
             self.cancel()  # a no-op when all finished; frees the rows when the client left
         return texts, reasons, tokens
@@ -338,15 +353,18 @@ class _Call:
                 yield _data({**head, "choices": [{"index": i, "delta": {"role": "assistant",
                                                                         "content": ""},
                                                   "finish_reason": None, "logprobs": None}]})
-            async for event in self._events(http):
-                if event.kind == "delta":
-                    choice = {"index": event.index, "delta": {"content": event.text},
-                              "finish_reason": None, "logprobs": None}
-                else:
-                    tokens[event.index] = event.tokens
-                    choice = {"index": event.index, "delta": {}, "finish_reason": event.reason,
-                              "logprobs": None}
-                yield _data({**head, "choices": [choice]})
+            async for events in self._batches(http):
+                out = []
+                for event in events:
+                    if event.kind == "delta":
+                        choice = {"index": event.index, "delta": {"content": event.text},
+                                  "finish_reason": None, "logprobs": None}
+                    else:
+                        tokens[event.index] = event.tokens
+                        choice = {"index": event.index, "delta": {},
+                                  "finish_reason": event.reason, "logprobs": None}
+                    out.append(_data({**head, "choices": [choice]}))
+                yield "".join(out)
             if self._include_usage():
                 yield _data({**head, "choices": [], "usage": self.usage(tokens)})
             yield "data: [DONE]\n\n"
@@ -360,15 +378,18 @@ class _Call:
         head = self._head("text_completion")
         tokens = [0] * self.choices
         try:
-            async for event in self._events(http):
-                if event.kind == "delta":
-                    choice = {"index": event.index, "text": event.text, "finish_reason": None,
-                              "logprobs": None}
-                else:
-                    tokens[event.index] = event.tokens
-                    choice = {"index": event.index, "text": "", "finish_reason": event.reason,
-                              "logprobs": None}
-                yield _data({**head, "choices": [choice]})
+            async for events in self._batches(http):
+                out = []
+                for event in events:
+                    if event.kind == "delta":
+                        choice = {"index": event.index, "text": event.text,
+                                  "finish_reason": None, "logprobs": None}
+                    else:
+                        tokens[event.index] = event.tokens
+                        choice = {"index": event.index, "text": "",
+                                  "finish_reason": event.reason, "logprobs": None}
+                    out.append(_data({**head, "choices": [choice]}))
+                yield "".join(out)
             if self._include_usage():
                 yield _data({**head, "choices": [], "usage": self.usage(tokens)})
             yield "data: [DONE]\n\n"

@@ -78,15 +78,20 @@ class Request:
 class _Row:
     """One choice being generated: its tokens, its text so far and what has been sent."""
 
-    __slots__ = ("request", "index", "generator", "tokens", "sent", "done")
+    __slots__ = ("request", "index", "generator", "tokens", "text", "sent", "done",
+                 "prefix_offset", "read_offset")
 
     def __init__(self, request: Request, index: int, generator: Any) -> None:
         self.request = request
         self.index = index
         self.generator = generator
         self.tokens: list[int] = []
+        #: the text of ``tokens[:read_offset]``; ``sent`` characters of it went to the sink
+        self.text = ""
         self.sent = 0
         self.done = False
+        self.prefix_offset = 0
+        self.read_offset = 0
 
     @property
     def position(self) -> int:
@@ -326,21 +331,16 @@ class Engine:
             if token in self.eos_ids and not params.ignore_eos:
                 reason = "stop"
                 row.tokens.pop()
-            text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            else:
+                self._advance_text(row)
+            text = row.text
             if params.stop:
                 at = first_stop(text, params.stop, max(0, row.sent - max(map(len, params.stop))))
                 if at >= 0:
                     text, reason = text[:at], "stop"
             if reason is None and len(row.tokens) >= params.max_tokens:
                 reason = "length"
-            if reason is None:
-                end = len(text) - stop_holdback(text, params.stop)
-                if text.endswith("\ufffd"):  # half a UTF-8 character: wait for the rest
-                    end = min(end, len(text.rstrip("\ufffd")))
-            else:
-                if reason == "length":  # cut inside a UTF-8 character: drop its first bytes
-                    text = text.rstrip("\ufffd")
-                end = len(text)
+            end = len(text) if reason is not None else len(text) - stop_holdback(text, params.stop)
             if end > row.sent:
                 row.request.sink(Event("delta", row.index, text[row.sent:end]))
                 row.sent = end
@@ -350,6 +350,19 @@ class Engine:
                                        tokens=len(row.tokens)))
                 self._close_choice(row.request)
         self._drop_done()
+
+    def _advance_text(self, row: _Row) -> None:
+        """Extend ``row.text`` by the text of its new tokens, decoding a short window instead
+        of the whole answer each step (TGI's and vLLM's incremental detokenisation): the window
+        starts a few tokens back so that merges and leading spaces come out as in one decode,
+        and text ending in half a UTF-8 character waits for the next token."""
+        decode = self.tokenizer.decode
+        before = decode(row.tokens[row.prefix_offset:row.read_offset], skip_special_tokens=True)
+        after = decode(row.tokens[row.prefix_offset:], skip_special_tokens=True)
+        if len(after) > len(before) and not after.endswith("\ufffd"):
+            row.text += after[len(before):]
+            row.prefix_offset = row.read_offset
+            row.read_offset = len(row.tokens)
 
     def _sample(self, rows: list[_Row], logits: Any) -> list[int]:
         torch = self._torch
