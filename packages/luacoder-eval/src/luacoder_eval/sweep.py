@@ -327,18 +327,29 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
 
     update_cards(rows, config, echo)  # scores into each checkpoint's README.md (model-index)
     result = payload()
+    _write_html(out_dir, result, rtype, api)
     if result["best"] is not None:
         echo(f"best checkpoint: {result['best']} ({config['metric']}="
              f"{reports._fmt(reports.pick_best(rows, config['metric']).get(config['metric']))})")
     else:
         echo(f"no checkpoint has a value for {config['metric']}")
-    echo(f"wrote {out_dir / 'report.md'}, results.csv, results.json, metrics.png")
+    echo(f"wrote {out_dir / 'report.md'}, report.html, results.csv, results.json, metrics.png")
     if not rows:
         from luacoder_core.errors import RunFailed
 
         raise RunFailed(f"no checkpoint could be scored ({len(skipped)} skipped, see "
                         f"{out_dir / 'report.md'})")
     return result
+
+
+def _write_html(out_dir: Path, result: dict, rtype: Any, api: Any) -> None:
+    """``report.html`` (:mod:`.report_html`); a failure there is a warning, never lost results."""
+    from luacoder_eval.report_html import write_report_html
+
+    try:
+        write_report_html(out_dir / "report.html", result, report_type=rtype, index=api.index)
+    except Exception as exc:  # the Markdown report and results.json are already written
+        echo(f"warning: report.html not written: {type(exc).__name__}: {exc}")
 
 
 def _load(loader: Any, cand: Candidate) -> Any:
@@ -408,6 +419,10 @@ def _exec(pm: Any, config: dict, loaded: Any, cand: Candidate, problems: dict, s
         if "problems" in tuple(getattr(entry.component, "requires", ()) or ()):
             values.update(entry.component.compute(samples, context))
     values["exec_seconds"] = round(time.monotonic() - start + gen_seconds, 3)
+    if context.get("exec_report") is not None:  # per-program verdicts, for report.html
+        write_text_atomic(out_dir / "generations" / f"{cand.name}.exec.jsonl", "".join(
+            json.dumps({**p, "completions": completions.get(p["name"], [])}, ensure_ascii=False) + "\n"
+            for p in context["exec_report"].as_dict()["per_problem"]))
     return values
 
 

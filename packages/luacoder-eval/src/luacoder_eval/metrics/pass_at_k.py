@@ -47,4 +47,5 @@ class PassAtK(Metric):
                           ks=context.get("ks", (1,)), workers=context.get("workers"),
                           timeout=context.get("timeout", 5.0),
                           max_memory_mb=context.get("max_memory_mb", 256))
+        context["exec_report"] = report  # the sweep keeps per-program verdicts for report.html
         return report.metrics()
