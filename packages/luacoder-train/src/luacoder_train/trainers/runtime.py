@@ -145,8 +145,8 @@ class ConsoleProgress(TrainerCallback):
                      f"loss {logs['loss']:.4f}"]
             if "learning_rate" in logs:
                 parts.append(f"lr {logs['learning_rate']:.2e}")
-            for key in ("rewards/accuracies", "mean_token_accuracy"):
-                if key in logs:
+            for key in ("rewards/accuracies", "mean_token_accuracy", "reward", "task/pass_rate"):
+                if isinstance(logs.get(key), (int, float)):
                     parts.append(f"{key.split('/')[-1]} {logs[key]:.3f}")
             if "tokens_per_second" in logs:
                 parts.append(f"{logs['tokens_per_second']:,.0f} tok/s")
@@ -168,18 +168,40 @@ def install_console(trainer, name: str) -> None:
     trainer.add_callback(ConsoleProgress(name))
 
 
+def _is_task_key(key: str) -> bool:
+    """RL rewards and task metrics drawn in a second panel: ``reward``, ``rewards/<name>/mean``
+    and the ``task/`` rates and shares (values in [0, 1]-ish, not timings or counts)."""
+    if key == "reward" or (key.startswith("rewards/") and key.endswith("/mean")):
+        return True
+    return key.startswith("task/") and key.endswith(("_rate", "accuracy"))
+
+
 def plot_curve(log_history: list[dict[str, Any]], path: str | Path, title: str) -> bool:
-    """``training_curve.png``: training loss (and eval loss) by step. False when nothing logged."""
+    """``training_curve.png``: training loss (and eval loss) by step, and for RL trainers a
+    second panel with the reward and the task metrics. False when nothing logged."""
     train = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
     evals = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e and "step" in e]
     if not train and not evals:
         return False
+    task_keys = sorted({k for e in log_history if "step" in e for k, v in e.items()
+                        if _is_task_key(k) and isinstance(v, (int, float))})
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if task_keys:
+        fig, (ax, task_ax) = plt.subplots(2, 1, figsize=(7, 7), dpi=100, sharex=True)
+        for key in task_keys:
+            points = [(e["step"], e[key]) for e in log_history
+                      if "step" in e and isinstance(e.get(key), (int, float))]
+            task_ax.plot(*zip(*points), label=key, linewidth=2.0 if key == "reward" else 1.0)
+        task_ax.set_xlabel("step")
+        task_ax.set_ylabel("reward / task metric")
+        task_ax.grid(alpha=0.3)
+        task_ax.legend(fontsize="small")
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if train:
         ax.plot(*zip(*train), label="train loss", linewidth=1.2)
     if evals:
