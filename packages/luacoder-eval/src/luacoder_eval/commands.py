@@ -101,12 +101,16 @@ def add_commands(cli: click.Group) -> None:
                   help="Wall-clock seconds per program.")
     @click.option("--max-memory-mb", type=click.IntRange(1), default=256, show_default=True,
                   help="Lua memory per program.")
+    @click.option("--lua-version", type=click.Choice(["5.3", "5.4"]), default="5.4", show_default=True,
+                  help="Interpreter: Debian's lua5.3 or lua5.4 (published HumanEval-Lua figures "
+                       "come from 5.3).")
     @click.option("--results", "results_path", default=None, metavar="FILE",
                   help="Also write per-problem results (JSONL) here.")
     @click.option("-v", "--verbose", is_flag=True, help="Print one line per problem.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (with per-problem results).")
     def exec_cmd(problems: str, generations: str, ks: str, workers: int | None, timeout: float,
-                 max_memory_mb: int, results_path: str | None, verbose: bool, as_json: bool) -> None:
+                 max_memory_mb: int, lua_version: str, results_path: str | None, verbose: bool,
+                 as_json: bool) -> None:
         """Run completions against their problems' tests in a Lua sandbox: pass@k, per-problem
         results and failure kinds (syntax, runtime, assertion, timeout, memory, sandbox,
         early_exit, no_tests)."""
@@ -126,7 +130,8 @@ def add_commands(cli: click.Group) -> None:
                 click.echo(f"  ran {done}/{count} programs", err=True)
 
         report = evaluate(probs, completions, ks=k_values, workers=workers, timeout=timeout,
-                          max_memory_mb=max_memory_mb, progress=progress if total > 50 else None)
+                          max_memory_mb=max_memory_mb, lua_version=lua_version,
+                          progress=progress if total > 50 else None)
         data = report.as_dict()
         if results_path:
             from luacoder_core.records import write_text_atomic
@@ -205,8 +210,8 @@ def add_commands(cli: click.Group) -> None:
         """Generate from MODEL (a base model, a checkpoint or an adapter folder)."""
         if bool(prompt_texts) == bool(prompts_file):
             raise click.UsageError("give --prompt TEXT (repeatable) or --prompts FILE")
-        from luacoder_eval.textgen import GenSettings, generate
         from luacoder_eval.prompts import load_prompts, prompt_text
+        from luacoder_eval.textgen import GenSettings, generate
 
         prompts = list(prompt_texts) if prompt_texts else load_prompts(prompts_file)
         loaded = _load_model(model, base_model)

@@ -17,7 +17,7 @@ from typing import Any
 from luacoder_core.errors import InputError
 
 from luacoder_eval.metrics.pass_at_k import pass_at_k
-from luacoder_eval.sandbox.runtime import FAILURE_KINDS, ExecResult, Limits
+from luacoder_eval.sandbox.runtime import FAILURE_KINDS, ExecResult, Limits, Program
 
 
 def load_problems(path: str | Path) -> dict[str, dict]:
@@ -60,8 +60,12 @@ def cut_at_stop(text: str, stops: list[str] | tuple[str, ...]) -> str:
     return text[:end]
 
 
-def build_program(problem: dict, completion: str) -> str:
-    return problem["prompt"] + cut_at_stop(completion, problem.get("stop_tokens") or []) + "\n" + problem["tests"]
+def build_program(problem: dict, completion: str) -> Program:
+    """MultiPL-E's program (``prompt + completion cut at the first stop token + "\\n" + tests``)
+    and where its tests start (what lets the sandbox tell the tests' own code from the
+    completion's)."""
+    code = problem["prompt"] + cut_at_stop(completion, problem.get("stop_tokens") or [])
+    return Program.of(code, problem["tests"])
 
 
 def group_completions(samples: list[dict]) -> dict[str, list[str]]:
@@ -190,17 +194,18 @@ class ExecReport:
 
 def evaluate(problems: dict[str, dict], completions: dict[str, list[str]], *,
              ks: tuple[int, ...] | list[int] = (1,), workers: int | None = None,
-             timeout: float = 5.0, max_memory_mb: int = 256, limits: Limits | None = None,
-             progress=None) -> ExecReport:
-    """Run every completion of every problem in the sandbox; pass@k per problem and overall."""
+             timeout: float = 5.0, max_memory_mb: int = 256, lua_version: str = "5.4",
+             limits: Limits | None = None, progress=None) -> ExecReport:
+    """Run every completion of every problem in the sandbox (Lua ``lua_version``: "5.3" or
+    "5.4"); pass@k per problem and overall."""
     import time
 
     from luacoder_eval.sandbox.pool import run_programs
 
-    limits = limits or Limits(timeout=timeout, max_memory_mb=max_memory_mb)
+    limits = limits or Limits(timeout=timeout, max_memory_mb=max_memory_mb, lua_version=lua_version)
     names = [name for name in problems if name in completions]
     missing = [name for name in problems if name not in completions]
-    programs: list[str] = []
+    programs: list[Program] = []
     owners: list[str] = []
     for name in names:
         for completion in completions[name]:

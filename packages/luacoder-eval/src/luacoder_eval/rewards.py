@@ -228,7 +228,9 @@ class LuaTestsRun:
 
         tests, stops = column("tests"), column("stop_tokens")
         scores: list[float | None] = [None] * n
-        programs: list[str] = []
+        from luacoder_eval.sandbox.runtime import Program
+
+        programs: list[Program] = []
         owners: list[int] = []
         codes: dict[int, str] = {}
         for i, (prompt, completion) in enumerate(zip(prompts, completions)):
@@ -239,10 +241,10 @@ class LuaTestsRun:
                 scores[i] = 0.0
                 continue
             codes[i] = code
-            programs.append(code + "\n" + tests[i])
+            programs.append(Program.of(code, tests[i]))
             owners.append(i)
         results = self._run(programs) if programs else []
-        retry: list[str] = []
+        retry: list[Program] = []
         retry_owner: list[int] = []
         for i, result in zip(owners, results):
             if result.passed:
@@ -251,7 +253,7 @@ class LuaTestsRun:
             scores[i] = 0.0
             if self.grading == "share" and result.kind in GRADED_KINDS:
                 for variant in split_assertions(tests[i]):
-                    retry.append(codes[i] + "\n" + variant)
+                    retry.append(Program.of(codes[i], variant))
                     retry_owner.append(i)
         if retry:
             passed: dict[int, list[bool]] = {}

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from luacoder_eval.sandbox.runtime import ExecResult, Limits, harness_bytecode, run_program
+from luacoder_eval.sandbox.runtime import ExecResult, Limits, Program, harness_bytecode, run_program
 
 
 def _limit_process(limits: Limits) -> None:
@@ -72,7 +72,8 @@ def _worker_main(conn, limits: Limits) -> None:
         except MemoryError:
             result = ExecResult(False, "memory", "the worker ran out of address space")
         except BaseException as exc:  # the evaluator reports it, the worker lives on
-            result = ExecResult(False, "runtime", f"evaluator error: {type(exc).__name__}: {exc}")
+            text = f"{type(exc).__name__}: {exc}"[: limits.max_message]
+            result = ExecResult(False, "runtime", f"evaluator error: {text}")
         try:
             conn.send((index, result.as_tuple()))
         except (OSError, ValueError):
@@ -96,7 +97,7 @@ class _Worker:
         self.conn = parent
         self.job = None
 
-    def assign(self, index: int, program: str) -> None:
+    def assign(self, index: int, program: str | Program) -> None:
         self.job = index
         self.started = time.monotonic()
         self.deadline = self.started + self.limits.timeout + self.limits.grace
@@ -136,10 +137,12 @@ def _died(worker: _Worker) -> ExecResult:
                       seconds=seconds)
 
 
-def run_programs(programs: Sequence[str], limits: Limits = Limits(), *, workers: int | None = None,
+def run_programs(programs: Sequence[str | Program], limits: Limits = Limits(), *,
+                 workers: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> list[ExecResult]:
     """Run every program under the outer guard, ``workers`` at a time (default: one per CPU);
-    results come back in the order of ``programs``."""
+    results come back in the order of ``programs``. A :class:`Program` says where its tests
+    start (what makes the verdict cheat-proof); a plain string is all tests' own code."""
     import multiprocessing
     from multiprocessing.connection import wait
 
@@ -148,7 +151,7 @@ def run_programs(programs: Sequence[str], limits: Limits = Limits(), *, workers:
     if total == 0:
         return []
     count = max(1, min(workers or os.cpu_count() or 1, total))
-    harness_bytecode()  # compiled once here, inherited by every forked worker
+    harness_bytecode(limits.lua_version)  # compiled once here, inherited by every forked worker
     ctx = multiprocessing.get_context("fork")
     pool = [_Worker(ctx, limits) for _ in range(count)]
     queue = deque(range(total))
