@@ -41,8 +41,8 @@ def test_generate_with_adapter_and_chat_template(invoke, checkpoints):
 
 
 def test_batched_generation_equals_one_by_one(checkpoints):
-    from luacoder_eval.textgen import GenSettings, generate
     from luacoder_eval.models import ModelLoader
+    from luacoder_eval.textgen import GenSettings, generate
 
     loaded = ModelLoader().load(checkpoints)
     prompts = ["local t = ", "tween.", "local function move(o)\n", "for i = 1, 10 do\n", "x"]
@@ -53,8 +53,8 @@ def test_batched_generation_equals_one_by_one(checkpoints):
 
 
 def test_adapter_is_taken_off_the_shared_base(checkpoints, tiny_base):
-    from luacoder_eval.textgen import GenSettings, generate
     from luacoder_eval.models import ModelLoader
+    from luacoder_eval.textgen import GenSettings, generate
 
     loader = ModelLoader()
     settings = GenSettings(max_new_tokens=12)
