@@ -20,6 +20,7 @@ with no language.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[s
     lines = joined.split("\n")
     in_fence = None
     for i, line in enumerate(lines):
-        m = _FENCE_OPEN_RE.match(line)
+        m = _FENCE_OPEN_RE.match(line) if line.lstrip()[:1] in ("`", "~") else None
         if in_fence is None:
             if m:
                 in_fence = m.group("fence")
@@ -112,14 +113,26 @@ class Signature:
         return "method" if ":" in self.name else "function"
 
 
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_REFLINK_RE = re.compile(r"\[([^\]]*)\]\[[^\]]*\]")
+_ATTR_ANCHOR_RE = re.compile(r"\{#[^}]*\}\s*$")
+_A_EMPTY_RE = re.compile(r"<a\s[^>]*>\s*</a>")
+_INLINE_TAG_RE = re.compile(
+    r"</?(?:a|span|code|br|b|i|em|strong|sup|sub|div|p|img|kbd|small|del|s|u)\b[^>]*>",
+    re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=8192)
 def _clean_inline(text: str) -> str:
     """Markdown emphasis, escapes and links out of a heading or signature line."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url)
-    text = re.sub(r"\[([^\]]*)\]\[[^\]]*\]", r"\1", text)  # [text][ref]
-    text = re.sub(r"\{#[^}]*\}\s*$", "", text)  # {#anchor}
-    text = re.sub(r"<a\s[^>]*>\s*</a>", "", text)
-    text = re.sub(r"</?(?:a|span|code|br|b|i|em|strong|sup|sub|div|p|img|kbd|small|del|s|u)\b[^>]*>",
-                  "", text, flags=re.IGNORECASE)
+    if "[" in text:
+        text = _MD_LINK_RE.sub(r"\1", text)  # [text](url)
+        text = _MD_REFLINK_RE.sub(r"\1", text)  # [text][ref]
+    if "{#" in text:
+        text = _ATTR_ANCHOR_RE.sub("", text)  # {#anchor}
+    if "<" in text:
+        text = _A_EMPTY_RE.sub("", text)
+        text = _INLINE_TAG_RE.sub("", text)
     text = text.replace("\\", "")
     return text.strip()
 
@@ -351,6 +364,9 @@ class Fence:
     end: int  # index past the closing fence
 
 
+_LIST_HEADS = frozenset("-*+0123456789")
+
+
 def scan_structure(lines: list[str]) -> tuple[list[Heading], dict[int, Fence]]:
     """Headings (ATX and setext) and fenced blocks (keyed by their first line index)."""
     headings: list[Heading] = []
@@ -361,13 +377,14 @@ def scan_structure(lines: list[str]) -> tuple[list[Heading], dict[int, Fence]]:
     prev_kind = "blank"  # blank | para | list | heading | fence | quote
     while i < n:
         line = lines[i]
-        m = _FENCE_OPEN_RE.match(line)
+        head = line.lstrip()[:1]
+        m = _FENCE_OPEN_RE.match(line) if head in ("`", "~") else None
         if m:
             fence = m.group("fence")
             info = m.group("info").strip()
             j = i + 1
             while j < n:
-                c = _FENCE_OPEN_RE.match(lines[j])
+                c = _FENCE_OPEN_RE.match(lines[j]) if fence[0] in lines[j][:4 + len(fence)] else None
                 if c and c.group("fence")[0] == fence[0] and len(c.group("fence")) >= len(fence) \
                         and not c.group("info").strip():
                     break
@@ -380,16 +397,18 @@ def scan_structure(lines: list[str]) -> tuple[list[Heading], dict[int, Fence]]:
             i = min(j + 1, n)
             prev_blank, prev_kind = False, "fence"
             continue
-        a = _ATX_RE.match(line)
+        a = _ATX_RE.match(line) if head == "#" else None
         if a:
             headings.append(Heading(len(a.group("level")), (a.group("text") or "").strip(), i, i + 1))
             i += 1
             prev_blank, prev_kind = False, "heading"
             continue
         if i + 1 < n and line.strip() and prev_kind in ("blank", "heading", "fence") \
-                and not line.startswith(("    ", "\t")) and not _LIST_ITEM_RE.match(line) \
+                and not line.startswith(("    ", "\t")) \
+                and not (head in _LIST_HEADS and _LIST_ITEM_RE.match(line)) \
                 and not line.lstrip().startswith((">", "|")):
-            s = _SETEXT_RE.match(lines[i + 1])
+            nxt = lines[i + 1].lstrip()[:1]
+            s = _SETEXT_RE.match(lines[i + 1]) if nxt in ("=", "-") else None
             if s:
                 level = 1 if s.group("ch")[0] == "=" else 2
                 headings.append(Heading(level, line.strip(), i, i + 2))
@@ -398,7 +417,7 @@ def scan_structure(lines: list[str]) -> tuple[list[Heading], dict[int, Fence]]:
                 continue
         if not line.strip():
             prev_blank, prev_kind = True, "blank"
-        elif _LIST_ITEM_RE.match(line):
+        elif head in _LIST_HEADS and _LIST_ITEM_RE.match(line):
             prev_kind = "list"
         elif line.lstrip().startswith(">"):
             prev_kind = "quote"
@@ -439,11 +458,16 @@ def _label_kind(inner: str) -> tuple[str, str | None] | None:
     return (kind, m.group("variant")) if kind else None
 
 
+_LABEL_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*$")
+
+
 def match_label(line: str) -> tuple[str, str, str | None] | None:
     """``(kind, rest of line, variant)`` when ``line`` opens a labelled block (``**Returns:**
     x``, ``**Parameters**``, ``Returns (sync version):``, ``#### Parameters``), else None."""
     s = line.strip()
-    h = re.match(r"^#{1,6}\s+(?P<text>.+?)\s*#*$", s)
+    if not s or (":" not in s and s[0] not in "#*_"):
+        return None  # most lines: no label
+    h = _LABEL_HEADING_RE.match(s) if s[0] == "#" else None
     if h:
         found = _label_kind(_strip_emphasis(h.group("text")))
         return (found[0], "", found[1]) if found else None
@@ -1095,17 +1119,18 @@ class _Extractor:
                         examples.append(fence.code.rstrip() + "\n")
                 i = fence.end
                 continue
-            if _LINK_DEF_RE.match(line):
+            head = line.lstrip()[:1]
+            if head == "[" and _LINK_DEF_RE.match(line):
                 i += 1
                 continue
-            mf = _METHOD_FORM_RE.match(line)
+            mf = _METHOD_FORM_RE.match(line) if head == ">" else None
             if mf:
                 form = parse_signature(mf.group("sig"))
                 if form is not None:
                     aliases.append({"name": form.name, "signature": form.text})
                 i += 1
                 continue
-            inline_syntax = _SYNTAX_INLINE_RE.match(line)
+            inline_syntax = _SYNTAX_INLINE_RE.match(line) if head == "`" else None
             label = None if inline_syntax else match_label(line)
             if inline_syntax or (label and label[0] == "syntax"):
                 flush()
@@ -1183,11 +1208,12 @@ class _Extractor:
                 block.append(line)
                 i += 1
                 continue
-            if line.strip() and _DEPRECATED_TEXT_RE.search(line) and deprecation_note is None:
+            if ("precat" in line or "PRECAT" in line) and _DEPRECATED_TEXT_RE.search(line) \
+                    and deprecation_note is None:
                 deprecated = True
                 deprecation_note = re.sub(r"^[*_>\s]*(?:deprecated)?[*_:\s]*", "", line.strip(),
                                           flags=re.IGNORECASE) or None
-            sub = _ATX_RE.match(line)
+            sub = _ATX_RE.match(line) if head == "#" else None
             if sub:
                 flush()
                 mode = "description"
@@ -1460,19 +1486,15 @@ def iter_markdown_chunks(path: Path, chunk_lines: int = _CHUNK_LINES
     fence: str | None = None
     comment = False
     h1: str | None = None
-    with open(path, "rb") as fh:
-        for i, raw in enumerate(fh):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=str(path),
-                                 line=i + 1) from exc
+    with open(path, encoding="utf-8", newline="") as fh:
+        for i, line in enumerate(_checked_lines(fh, path)):
             if i == 0:
                 line = line.lstrip("\ufeff")
             line = line.rstrip("\n").rstrip("\r")
+            head = line.lstrip()[:1]
             if len(buf) >= chunk_lines and fence is None and not comment:
                 cut = None
-                atx = _ATX_RE.match(line)
+                atx = _ATX_RE.match(line) if head == "#" else None
                 if atx and len(atx.group("level")) <= 2:
                     cut = len(buf)
                 elif _SETEXT_RE.match(line) and buf[-1].strip() and \
@@ -1485,15 +1507,15 @@ def iter_markdown_chunks(path: Path, chunk_lines: int = _CHUNK_LINES
                     first = False
                     start += cut
                     buf = buf[cut:]
-            m = _FENCE_OPEN_RE.match(line)
+            m = _FENCE_OPEN_RE.match(line) if head in ("`", "~") else None
             if fence is None and not comment:
                 if m:
                     fence = m.group("fence")
                 else:
-                    atx = _ATX_RE.match(line)
+                    atx = _ATX_RE.match(line) if head == "#" else None
                     if atx and len(atx.group("level")) == 1:
                         h1 = line if _prose_heading(atx.group("text") or "") else None
-                    elif buf and re.match(r"^ {0,3}=+\s*$", line) and buf[-1].strip():
+                    elif head == "=" and buf and re.match(r"^ {0,3}=+\s*$", line) and buf[-1].strip():
                         h1 = ("# " + buf[-1].strip()) if _prose_heading(buf[-1]) else None
                     if "<!--" in line and "-->" not in line[line.rindex("<!--"):]:
                         comment = True
@@ -1507,6 +1529,22 @@ def iter_markdown_chunks(path: Path, chunk_lines: int = _CHUNK_LINES
     if buf or first:
         prefix = [h1] if (h1 is not None and not first) else []
         yield prefix + buf, start - len(prefix), first
+
+
+def _checked_lines(fh, path: Path) -> Iterator[str]:
+    """The lines of a text file opened as UTF-8; a byte that is not UTF-8 is an
+    :class:`InputError` naming its line (found again in binary, only when it happens)."""
+    try:
+        yield from fh
+    except UnicodeDecodeError as exc:
+        with open(path, "rb") as raw:
+            for k, data in enumerate(raw, 1):
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    raise InputError(f"not UTF-8 (byte 0x{data[bad.start]:02x})", file=str(path),
+                                     line=k) from exc
+        raise InputError("not UTF-8", file=str(path)) from exc
 
 
 def _prose_heading(text: str) -> bool:
