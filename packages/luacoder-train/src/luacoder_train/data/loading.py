@@ -182,43 +182,38 @@ def _hub_like(path: str) -> bool:
     return bool(re.fullmatch(r"[\w.-]+(/[\w.-]+)?", path)) and not Path(path).suffix
 
 
-def _sibling_split(path: Path, name: str) -> Path | None:
-    """The data stage's ``--test-size`` outputs: ``chat.jsonl`` + split ``test`` ->
-    ``chat.test.jsonl`` when that file exists."""
-    if name == "train" and path.exists():
-        return None
-    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
-    candidate = path.with_name(f"{stem}.{name}{path.suffix}")
-    return candidate if candidate.is_file() else None
+def resolve_local(source: Source, recipe: str) -> tuple[Path | None, str]:
+    """The local file or folder a source reads (``None``: not local) and the split to take from
+    it: a data-stage split file (``chat.test.jsonl`` for ``chat.jsonl`` + ``split: test``) is
+    read whole, as its split ``train``."""
+    name = _SPLIT_RE.match(source.split).group("name")
+    path = locate(source.path, recipe)
+    if path is not None and path.is_dir():
+        return path, source.split
+    suffix = Path(source.path).suffix
+    if suffix and name != "train":
+        sibling = locate(f"{source.path[: -len(suffix)]}.{name}{suffix}", recipe)
+        if sibling is not None and sibling.is_file():
+            return sibling, source.split.replace(name, "train", 1)
+    return path, source.split
 
 
 def load_source(source: Source, recipe: str, key: str):
     """One source as a ``datasets.Dataset``: a local file or folder (relative to the recipe's
     folder too), else a hub dataset (for a user with network)."""
-
-    name = _SPLIT_RE.match(source.split).group("name")
-    path = locate(source.path, recipe)
-    if path is not None and path.is_file():
-        sibling = _sibling_split(path, name)
-        if sibling is not None:
-            return _slice(_load_file(sibling), source.split.replace(name, "train", 1))
-    elif path is None:
-        # chat.jsonl asked for split test where only chat.test.jsonl exists
-        guess = locate(str(Path(source.path).with_suffix("")) + f".{name}{Path(source.path).suffix}",
-                       recipe) if Path(source.path).suffix else None
-        if guess is not None and guess.is_file():
-            return _slice(_load_file(guess), source.split.replace(name, "train", 1))
+    path, split = resolve_local(source, recipe)
+    name = _SPLIT_RE.match(split).group("name")
     if path is None:
         if _hub_like(source.path):
-            return _slice(load_hub(source, name, recipe, key), source.split)
+            return _slice(load_hub(source, name, recipe, key), split)
         raise InputError(f"dataset file not found: {source.path}", file=recipe, key=key)
     if path.is_dir():
-        return _slice(_load_folder(path, source, name, recipe, key), source.split)
+        return _slice(_load_folder(path, source, name, recipe, key), split)
     if name != "train":
         raise InputError(f"'{source.path}' is one file, so it has only the split 'train' (asked for "
                          f"'{name}'; the data stage writes NAME.{name}.jsonl next to it with "
                          "--test-size)", file=recipe, key=key)
-    return _slice(_load_file(path), source.split)
+    return _slice(_load_file(path), split)
 
 
 def load_hub(source: Source, name: str, recipe: str, key: str):
@@ -263,7 +258,8 @@ def _load_folder(path: Path, source: Source, name: str, recipe: str, key: str):
             loaded = loaded[name]
         return loaded
     try:
-        loaded = datasets.load_dataset(str(path), name=source.config, data_dir=source.data_dir,
+        config = None if source.config in (None, "default") else source.config
+        loaded = datasets.load_dataset(str(path), name=config, data_dir=source.data_dir,
                                        data_files=source.data_files)
     except Exception as exc:
         raise InputError(f"folder is neither a save_to_disk folder nor a folder of data files: "
@@ -296,7 +292,7 @@ def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
     info: list[dict] = []
     for source in sources:
         dataset = load_source(source, recipe, key)
-        located = locate(source.path, recipe)
+        located = resolve_local(source, recipe)[0]
         where = str(located or source.path)
         files.append(where if source.split == "train" else f"{where}:{source.split}")
         read = len(dataset)
@@ -332,7 +328,9 @@ def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
         if source.weight != 1.0:
             dataset = _weighted(dataset, source.weight, seed)
         parts.append(dataset)
-        info.append({"source": source.label, "path": where, "local": located is not None,
+        label = source.label if located is None else source.label.replace(
+            source.path, Path(source.path).name, 1)
+        info.append({"source": label, "path": where, "local": located is not None,
                      "split": source.split, "config": source.config, "weight": source.weight,
                      "fraction": source.fraction, "read": read, "skipped": n_skipped,
                      "rows": len(dataset)})
