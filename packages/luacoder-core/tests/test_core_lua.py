@@ -481,3 +481,17 @@ def test_real_corpus_lexes_and_compiles(shared_data):
             failed.append(path.name)
     # the corpus is real, released code: (nearly) all of it compiles with Lua 5.4
     assert len(failed) <= len(files) // 20, failed
+
+
+def test_api_index_bare_name_rule():
+    """DESIGN.md: a bare name is a reference only when it is itself documented and not the root
+    of longer documented names."""
+    from luacoder_core.lua import ApiIndex
+
+    index = ApiIndex(["tween", "tween.new", "spawn", "Tween:update"])
+    assert index.is_reference("tween.new") and index.is_reference("Tween:update")
+    assert index.is_reference("tween.fly")  # a reference (undocumented: it will not match)
+    assert index.is_reference("spawn")
+    assert not index.is_reference("tween") and not index.is_reference("Tween")
+    code = 'local tween = require("tween")\nlocal t = tween.new(1)\nspawn()\n'
+    assert [r.name for r in index.references(code)] == ["tween.new", "spawn"]

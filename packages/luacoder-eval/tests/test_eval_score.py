@@ -151,3 +151,27 @@ def test_score_tolerates_bad_generations(invoke, tween_api, tmp_path):
     assert values["undecodable"] == 1 and values["truncated"] == 1
     assert values["hallucinated"] == {"tween.zap": 1}
     assert values["refs_matched"] == 2
+
+
+def test_bare_names_follow_design_md(invoke, tmp_path):
+    """DESIGN.md: a one-segment name counts only when it is itself a documented name that is not
+    the root of longer ones. ``local tween = require("tween")`` and an inline `` `tween` `` are no
+    reference even though ``tween`` is documented as a module; ``spawn``, documented alone, is."""
+    api = tmp_path / "api.jsonl"
+    api.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"name": "tween", "kind": "module"}, {"name": "tween.new", "kind": "function"},
+        {"name": "spawn", "kind": "function"}, {"name": "blip.get", "kind": "function"}]))
+    code = write_jsonl(tmp_path / "code.jsonl", [
+        # tween.new 1/1; the bare root is not counted, spawn is: 2/2; blip.nope: 2/3
+        'local tween = require("tween")\nlocal t = tween.new(1)\nspawn(f)\nblip.nope()\n',
+        # only bare roots: no reference at all
+        'local tween = require("tween")\nlocal b = blip\n',
+    ])
+    values = score_json(invoke, api, code, "code")
+    assert (values["refs_total"], values["refs_matched"]) == (3, 2)
+    assert values["samples_with_refs"] == 1
+    assert values["api_match_accuracy"] == pytest.approx(2 / 3)
+    chat = write_jsonl(tmp_path / "chat.jsonl", ["Use `blip` and `tween` for that.\n",
+                                                 "Call `spawn` or `blip.get`.\n"])
+    values = score_json(invoke, api, chat, "markdown")
+    assert (values["refs_total"], values["refs_matched"], values["samples_with_refs"]) == (2, 2, 1)

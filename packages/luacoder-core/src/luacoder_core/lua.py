@@ -260,9 +260,11 @@ def extract_references(code: str, roots: Iterable[str]) -> list[Reference]:
       constructor is a key (``{tween = 1}``; ``{[tween] = 1}`` and ``{x = tween}`` do count);
     * the chain stops at anything but ``.NAME`` / ``:NAME``: ``a.b["c"]`` gives ``a.b``,
       ``a.b.c(x)`` gives ``a.b.c``;
-    * the metric is name-based: ``local tween = require("tween")`` counts ``tween``, and a
-      definition ``function tween.new(...)`` counts ``tween.new``, like any other occurrence;
-      a local that shadows a root is not tracked;
+    * the chains are name-based: ``local tween = require("tween")`` gives the bare chain
+      ``tween``, and a definition ``function tween.new(...)`` gives ``tween.new``, like any other
+      occurrence; a local that shadows a root is not tracked. Which bare chains are references
+      (DESIGN.md: only a documented name that is not the root of longer ones) is
+      :meth:`ApiIndex.is_reference`'s call; :meth:`ApiIndex.references` applies it;
     * broken code is scanned all the same (the lexer never raises).
 
     Deduplication within a sample is the metric's job, not this function's.
@@ -433,6 +435,21 @@ class ApiIndex:
         ``a.b:m`` matches only when ``a.b:m`` itself is documented: ``a.b.m`` is a different
         name."""
         return ref in self.names or ref in self._prefixes
+
+    def is_reference(self, name: str) -> bool:
+        """DESIGN.md's bare-name rule: a reference has at least two segments (``tween.new``,
+        ``Tween:update``); a one-segment name counts only when it is itself a documented name and
+        not the root of longer documented names (``spawn`` documented as ``spawn`` counts;
+        ``tween`` in ``local tween = require("tween")`` or an inline span `` `tween` `` does not,
+        even when ``tween`` is also documented as a module)."""
+        if _SEPARATOR_RE.search(name):
+            return True
+        return name in self.names and name not in self._prefixes
+
+    def references(self, code: str) -> list[Reference]:
+        """:func:`extract_references` of ``code`` with this API's roots, keeping only what
+        :meth:`is_reference` accepts."""
+        return [ref for ref in extract_references(code, self.roots) if self.is_reference(ref.name)]
 
     def closest(self, ref: str) -> str | None:
         """The documented name nearest to ``ref`` (difflib ratio >= 0.6), or None; for

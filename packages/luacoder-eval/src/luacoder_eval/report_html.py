@@ -168,7 +168,7 @@ def _marks_for(chunks: list[str], index: Any) -> dict[str, RefMark]:
     from luacoder_eval.metrics.api_match import sample_references
 
     marks: dict[str, RefMark] = {}
-    for name in sample_references(chunks, index.roots):
+    for name in sample_references(chunks, index):
         documented = index.matches(name)
         marks[name] = RefMark(name, documented, None if documented else index.closest(name))
     return marks

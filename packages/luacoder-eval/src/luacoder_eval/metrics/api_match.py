@@ -1,8 +1,10 @@
 """``api_match``: DESIGN.md's API match accuracy, exactly.
 
 Per sample: references are collected from every Lua chunk the report type found
-(``luacoder_core.lua.extract_references`` with the documented roots), deduplicated by name within
-the sample, and each distinct name matches when ``ApiIndex.matches`` says it is documented (equal
+(``luacoder_core.lua.extract_references`` with the documented roots, then DESIGN.md's bare-name
+rule: a one-segment name counts only when it is itself a documented name, not the root of longer
+ones, so ``local tween = require("tween")`` or an inline `` `tween` `` is no reference),
+deduplicated by name within the sample, and each distinct name matches when ``ApiIndex.matches`` says it is documented (equal
 to a documented name, or a prefix of one at a dot boundary).
 
 * ``api_match_accuracy`` = matched / references, summed over all samples (micro); ``None`` when no
@@ -31,13 +33,21 @@ def snippet(chunk: str, line: int) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 3] + "..."
 
 
-def sample_references(chunks: list[str], roots: set[str]) -> dict[str, tuple[str, int]]:
-    """Distinct reference names of one sample -> (chunk, line) of their first occurrence."""
+def sample_references(chunks: list[str], index: Any) -> dict[str, tuple[str, int]]:
+    """Distinct reference names of one sample -> (chunk, line) of their first occurrence.
+
+    ``index`` is the :class:`~luacoder_core.lua.ApiIndex` (DESIGN.md's bare-name rule applies: a
+    one-segment name counts only when it is itself documented and not the root of longer
+    names); a plain set of roots gives every chain, bare roots included."""
     from luacoder_core.lua import extract_references
 
     refs: dict[str, tuple[str, int]] = {}
     for chunk in chunks:
-        for ref in extract_references(chunk, roots):
+        if hasattr(index, "references"):
+            found = index.references(chunk)
+        else:
+            found = extract_references(chunk, index)
+        for ref in found:
             refs.setdefault(ref.name, (chunk, ref.line))
     return refs
 
@@ -53,13 +63,12 @@ class ApiMatch(Metric):
 
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         index = context["api"]
-        roots = index.roots
         total = matched = 0
         per_sample: list[float] = []
         hallucinated: Counter[str] = Counter()
         examples: dict[str, dict[str, Any]] = {}
         for sample in samples:
-            refs = sample_references(sample.get("code") or [], roots)
+            refs = sample_references(sample.get("code") or [], index)
             if not refs:
                 continue
             good = 0
