@@ -49,6 +49,15 @@ def test_pass_fail_partial_share(lua_tests):
     assert logged["pass_rate"] == pytest.approx(3 / 9)
 
 
+def test_prefix_grading_counts_assertions_before_the_first_failure(lua_tests):
+    completions = ["  return a + b\nend\n", "  return a * b\nend\n", "  return 3\nend\n",
+                   "  if a == 0 then error('boom') end\n  return a + b\nend\n", "  return a +\nend\n"]
+    scores, _ = score(lua_tests, completions, options={"grading": "prefix"})
+    # a * b fails the first assertion (1 * 2 ~= 3); 3 passes only the first; the error is in
+    # the second assertion's call
+    assert scores == [1.0, 0.0, 0.25, 0.25, 0.0]
+
+
 def test_binary_grading_and_rows_without_tests(lua_tests):
     scores, logged = score(lua_tests, ["  return a * b\nend\n", "  return a + b\nend\n", "  return 1\nend"],
                            tests=[TESTS, TESTS, None], options={"grading": "binary"})
@@ -78,7 +87,7 @@ def test_programs_never_run_in_the_calling_process(lua_tests):
 def test_bad_options_are_named(lua_tests):
     with pytest.raises(ValueError, match="unknown option 'gradin'; did you mean 'grading'"):
         lua_tests.bind({"gradin": "share"}, {})
-    with pytest.raises(ValueError, match="grading.*share, binary"):
+    with pytest.raises(ValueError, match="grading.*share, prefix, binary"):
         lua_tests.bind({"grading": "partial"}, {})
 
 

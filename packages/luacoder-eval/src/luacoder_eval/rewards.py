@@ -13,8 +13,10 @@ repeat themselves) run once; verdicts are kept in an LRU cache (``cache_size``, 
 happens in a small sandbox server process started once per run (:class:`SandboxServer`), so the workers are forked
 from it rather than from the trainer with its model in memory. ``grading: share`` (the default)
 scores the share of the test's assertions that pass: a program that fails is run again once per
-assertion (the other assertions left out), in one more batch; ``grading: binary`` scores 1 for a
-pass and 0 otherwise.
+assertion (the other assertions left out), in one more batch (exact, but a failing completion
+costs one program per assertion); ``grading: prefix`` scores the assertions passed before the
+first failure, from the same single run (cheap; LuaUnit stops a test at its first failure);
+``grading: binary`` scores 1 for a pass and 0 otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from luacoder_core.components import Reward, completion_text
 
 #: one assertion of a MultiPL-E / LuaUnit test, on its own line
 ASSERTION_RE = re.compile(r"^\s*lu\.assert\w*\s*\(")
-GRADINGS = ("share", "binary")
+GRADINGS = ("share", "prefix", "binary")
 #: failures worth grading per assertion (a syntax error or a timeout fails every assertion)
 GRADED_KINDS = frozenset({"assertion", "runtime"})
 
@@ -251,6 +253,11 @@ class LuaTestsRun:
                 scores[i] = 1.0
                 continue
             scores[i] = 0.0
+            if self.grading == "prefix" and result.kind in GRADED_KINDS:
+                total = sum(1 for line in tests[i].splitlines() if ASSERTION_RE.match(line))
+                # the harness counts an assertion when it is called: the failing one counts too
+                passed = result.assertions - (1 if result.kind == "assertion" else 0)
+                scores[i] = min(max(passed, 0), total) / total if total else 0.0
             if self.grading == "share" and result.kind in GRADED_KINDS:
                 for variant in split_assertions(tests[i]):
                     retry.append(Program.of(codes[i], variant))

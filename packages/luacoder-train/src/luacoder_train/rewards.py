@@ -35,7 +35,10 @@ def cut_at_stop(text: str, stops: Any) -> str:
 
 
 def has_code(text: str) -> bool:
-    """True when ``text`` holds at least one Lua token that is not a comment."""
+    """True when ``text`` holds at least one Lua token that is not a comment (the lexer runs only
+    when there is a comment to see through: it costs 20x the syntax check)."""
+    if "--" not in text:
+        return bool(text.strip())
     from luacoder_core.lua import tokenize
 
     return any(token.kind != "comment" for token in tokenize(text))
