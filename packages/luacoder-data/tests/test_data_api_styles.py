@@ -438,3 +438,30 @@ def test_development_set_record_quality(run, jsonl, shared_data, tmp_path):
     assert len(torch["torch.Tensor"]["signatures"]) >= 5
     assert not any("<a name" in r["description"] for r in torch.values())
     assert json.dumps(torch["narrow"]["returns"]) == '[{"type": "self", "description": ""}]'
+
+
+LIST_STYLE = """\
+# utf8x
+
+## API
+
+- `utf8x.len(s [, i [, j]])`: the number of characters in s.
+- `utf8x.char(...)` - makes a string from code points.
+- **`utf8x.codes(s)`** iterates over code points.
+
+## Notes
+
+- `print(x)` is not part of this library.
+- Calling `utf8x.len("abc")` returns 3.
+"""
+
+
+def test_a_reference_written_as_a_bullet_list(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("utf8x.md", LIST_STYLE))
+    assert set(records) == {"utf8x.len", "utf8x.char", "utf8x.codes"}
+    assert [p["optional"] for p in records["utf8x.len"]["params"]] == [False, True, True]
+    assert records["utf8x.char"]["description"] == "makes a string from code points."
+    # two such items are a mention, not a reference
+    _, few = convert(run, jsonl, tmp_path / "few", ("few.md", "# x\n\n## m.f(a)\n\nF.\n\n"
+                                                    "- `m.g(x)`: g\n- `m.h(y)`: h\n"))
+    assert set(few) == {"m.f"}

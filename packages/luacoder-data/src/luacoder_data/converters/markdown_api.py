@@ -365,6 +365,7 @@ class Fence:
 
 
 _LIST_HEADS = frozenset("-*+0123456789")
+_LIST_SIG_RE = re.compile(r"^\s{0,3}[-*+]\s+(?:\*\*|__)?`(?P<sig>[^`]+)`(?:\*\*|__)?(?P<rest>(?:\s*[:\-—–]\s|\s*$|\s+\S).*)$")
 
 
 def scan_structure(lines: list[str]) -> tuple[list[Heading], dict[int, Fence]]:
@@ -976,8 +977,51 @@ class _Extractor:
                     record["deprecated"] = True
                 record["source"]["line"] += line_offset
                 doc.entries.append(Entry(record, decision.reject))
+        if self.heading_level is None:
+            self._list_entries(doc, lines, headings, fences, set(api_at), line_offset)
         _qualify_from_examples(doc.entries)
         return doc
+
+    def _list_entries(self, doc: Document, lines: list[str], headings: list[Heading],
+                      fences: dict[int, Fence], api_lines: set[int], line_offset: int) -> None:
+        """References written as bullet lists, outside any API heading's section:
+        ``- `utf8.len(s [, i])`: the number of characters`` (three or more such items)."""
+        inside: list[bool] = [False] * len(lines)
+        for k, h in enumerate(headings):
+            if h.line in api_lines:
+                end = next((x.line for x in headings[k + 1:] if x.level <= h.level
+                            or x.line in api_lines), len(lines))
+                for j in range(h.line, end):
+                    inside[j] = True
+        for f in fences.values():
+            for j in range(f.start, min(f.end, len(lines))):
+                inside[j] = True
+        found: list[tuple[int, Signature, str]] = []
+        for i, line in enumerate(lines):
+            if inside[i] or line.lstrip()[:1] not in "-*+":
+                continue
+            m = _LIST_SIG_RE.match(line)
+            if not m:
+                continue
+            sig = parse_signature(m.group("sig"))
+            if sig is None or not ("." in sig.name or ":" in sig.name) or not _is_api_name(sig.name) \
+                    or any(p.get("literal") for p in sig.params):
+                continue
+            found.append((i, sig, m.group("rest")))
+        if len(found) < 3:
+            return
+        known = {e.record["name"] for e in doc.entries}
+        for i, sig, rest in found:
+            if sig.name in known:
+                continue
+            known.add(sig.name)
+            desc = re.sub(r"^\s*(?:[:\-—–]\s*)?", "", rest).strip()
+            record = {"name": self._qualify(sig.name), "kind": sig.kind, "signature": sig.text,
+                      "params": _merge_params(sig.params, []), "returns": list(sig.returns),
+                      "description": _clean_inline(desc), "examples": [], "deprecated":
+                      bool(_DEPRECATED_TEXT_RE.search(desc)),
+                      "source": {"file": self.source_name, "line": i + 1 + line_offset}}
+            doc.entries.append(Entry(record))
 
     def _classify(self, h: Heading, headings: list[Heading], lines: list[str],
                   fences: dict[int, Fence]) -> _Decision | None:
