@@ -505,3 +505,54 @@ def test_dry_run_lists_every_unmet_setting_at_once(tmp_path, tiny_model, data_di
     assert "4 problems:" in out
     for key in ("report_to", "eval_strategy", "push_to_hub", "load_in_4bit"):
         assert f"key '{key}'" in out, key
+
+
+# ------------------------------------------------------------------------------------------------
+# The card itself, and the old module names
+# ------------------------------------------------------------------------------------------------
+
+
+def test_card_front_matter_for_a_hub_base_and_an_adapter(tmp_path):
+    from luacoder_train.outputs.model_card import card_info, save_card
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "README.md").write_text("---\nlicense: apache-2.0\n---\n# base\n")
+    (tmp_path / "local.jsonl").write_text("{}\n")
+    (tmp_path / "local.jsonl.rejects.jsonl").write_text('{"reason": "x"}\n{"reason": "y"}\n')
+    provenance = [
+        {"source": "HuggingFaceH4/Code-Feedback (split train_sft)", "path": "HuggingFaceH4/Code-Feedback",
+         "local": False, "split": "train_sft", "weight": 0.5, "fraction": None, "read": 100,
+         "skipped": 0, "rows": 50},
+        {"source": "local.jsonl", "path": str(tmp_path / "local.jsonl"), "local": True,
+         "split": "train", "weight": 1.0, "fraction": None, "read": 10, "skipped": 1, "rows": 9}]
+    for base_model, expect_base in (("Qwen/Qwen2.5-Coder-1.5B", "Qwen/Qwen2.5-Coder-1.5B"),
+                                     (str(base), None)):
+        info = card_info(trainer="chat", base_model=base_model, adapter=True,
+                         output_dir=str(tmp_path / "out"), provenance=provenance, eval_provenance=[],
+                         eval_split=None, settings={"learning_rate": 1e-4, "lora_r": 8},
+                         hub_model_id="me/lua-chat", notices=["'a' -> 'b'"])
+        folder = tmp_path / "ckpt"
+        folder.mkdir(exist_ok=True)
+        meta, body = read_card(save_card(folder, info, step=7, final=False, loss=1.25))
+        assert meta.get("base_model") == expect_base
+        assert meta["datasets"] == ["HuggingFaceH4/Code-Feedback"]
+        assert meta["library_name"] == "peft" and {"lora", "peft"} <= set(meta["tags"])
+        # the license comes from the base model's card when there is one
+        assert meta.get("license") == (None if expect_base else "apache-2.0")
+        assert "checkpoint at step 7" in body and "LoRA adapter" in body
+        assert "| HuggingFaceH4/Code-Feedback (split train_sft) | train_sft | 100 | 50 | 0.5 | hub dataset" in body
+        assert "1 unusable record(s) skipped" in body
+        assert "2 record(s) rejected by the data stage (`local.jsonl.rejects.jsonl`)" in body
+        assert "59 training record(s) in all." in body and "Last logged training loss: 1.2500." in body
+
+
+def test_old_module_names_still_import():
+    import luacoder_train.common.base as old_base
+    import luacoder_train.common.config as old_config
+    import luacoder_train.common.data as old_data
+    import luacoder_train.data.loading as loading
+    import luacoder_train.recipe.config as config
+    import luacoder_train.trainers.base as base
+
+    assert old_base is base and old_config is config and old_data is loading

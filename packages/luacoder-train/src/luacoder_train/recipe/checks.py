@@ -137,7 +137,7 @@ def check_machine(resolved: Any, *, dry_run: bool = False) -> list[str]:
                                f" (known: {', '.join(TRACKERS)})"))
             continue
         module, package, extra = TRACKERS[name]
-        if not installed(module):
+        if not installed(module) and not (name == "tensorboard" and installed("tensorboardX")):
             how = (f"pip install 'luacoder-train[{extra}]'" if extra else f"pip install {package}")
             problems.append(f"key 'report_to': {name} is not installed ({how}), or remove it "
                             "from report_to")

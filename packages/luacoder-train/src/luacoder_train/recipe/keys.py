@@ -67,7 +67,7 @@ RENAMED: tuple[Renamed, ...] = (
             "luacoder resumes from the last complete checkpoint in output_dir; "
             "auto_resume: false starts over"),
     Renamed("logging_dir", None, "transformers 5.15 removed",
-            "trackers write under output_dir (TensorBoard: output_dir/runs)"),
+            "trackers write under output_dir (TensorBoard: output_dir/runs/; TENSORBOARD_LOGGING_DIR picks another folder)"),
     Renamed("save_safetensors", None, "transformers 5 removed", "weights are always safetensors"),
     Renamed("no_cuda", "use_cpu", "transformers 5 removed"),
     Renamed("per_gpu_train_batch_size", "per_device_train_batch_size", "transformers 5 removed"),
