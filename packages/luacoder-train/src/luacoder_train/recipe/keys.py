@@ -76,8 +76,9 @@ RENAMED: tuple[Renamed, ...] = (
     Renamed("push_to_hub_token", "hub_token", "transformers 5 removed"),
     Renamed("include_tokens_per_second", None, "transformers 5 removed",
             "luacoder logs tokens_per_second at every logging step"),
-    Renamed("max_prompt_length", None, "not in TRL 1.x DPOConfig",
-            "DPO truncates prompt + completion together to max_length (truncation_mode)"),
+    Renamed("max_prompt_length", None, "not in TRL 1.x DPOConfig or GRPOConfig",
+            "prompts are not cut on their own: DPO truncates prompt + completion together to "
+            "max_length (truncation_mode)"),
     Renamed("max_completion_length", None, "not in TRL 1.x DPOConfig",
             "DPO truncates prompt + completion together to max_length (truncation_mode)"),
     Renamed("max_target_length", None, "not in TRL 1.x DPOConfig",
