@@ -465,3 +465,19 @@ def test_a_reference_written_as_a_bullet_list(run, jsonl, tmp_path):
     _, few = convert(run, jsonl, tmp_path / "few", ("few.md", "# x\n\n## m.f(a)\n\nF.\n\n"
                                                     "- `m.g(x)`: g\n- `m.h(y)`: h\n"))
     assert set(few) == {"m.f"}
+
+
+def test_signature_tables_and_lone_signature_paragraphs(run, jsonl, tmp_path):
+    tables = ("# hs.alert\n\n## API Documentation\n\n| [show](#show) | |\n| --- | --- |\n"
+              "| **Signature** | `hs.alert.show(str, [style], [seconds]) -> uuid` |\n"
+              "| **Type** | Function |\n| **Description** | Shows an alert |\n")
+    _, records = convert(run, jsonl, tmp_path, ("hs.md", tables))
+    show = records["hs.alert.show"]
+    assert show["returns"] == [{"type": "uuid", "description": ""}]
+    assert show["description"] == "Shows an alert"
+    assert [p["optional"] for p in show["params"]] == [False, True, True]
+    lone = ("# strx\n\n**strx.trim(s)**\n\nTrims s.\n\n**strx.pad(s, n [, ch])**\n\nPads s\n"
+            "to n.\n\n`strx.rev(s)`\n\nReverses.\n")
+    _, records = convert(run, jsonl, tmp_path / "lone", ("strx.md", lone))
+    assert set(records) == {"strx.trim", "strx.pad", "strx.rev"}
+    assert records["strx.pad"]["description"] == "Pads s to n."

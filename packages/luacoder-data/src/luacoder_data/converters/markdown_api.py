@@ -365,6 +365,7 @@ class Fence:
 
 
 _LIST_HEADS = frozenset("-*+0123456789")
+_LONE_SIG_RE = re.compile(r"^\s{0,3}(?P<b>\*\*|__)?(?P<c>`)?(?P<sig>[A-Za-z_][^`*]*?\))(?P=c)?(?P=b)?\s*$")
 _LIST_SIG_RE = re.compile(r"^\s{0,3}[-*+]\s+(?:\*\*|__)?`(?P<sig>[^`]+)`(?:\*\*|__)?(?P<rest>(?:\s*[:\-—–]\s|\s*$|\s+\S).*)$")
 
 
@@ -752,6 +753,8 @@ def _signature_lines(body: list[str], fences: dict[int, Fence], offset: int, lim
                 yield "syntax", _strip_emphasis(label[1]), idx
             elif re.match(r"^\s*`[^`]+`\s*$", line):
                 yield "code", line.strip().strip("`"), idx
+            elif line.lstrip().startswith("|") and (row := _SIG_ROW_RE.match(line)):
+                yield "syntax", row.group("sig"), idx  # `| **Signature** | `hs.x.f(a)` |`
             elif _ATX_RE.match(line):
                 return
             else:
@@ -759,6 +762,9 @@ def _signature_lines(body: list[str], fences: dict[int, Fence], offset: int, lim
         i += 1
 
 
+_SIG_ROW_RE = re.compile(r"^\s*\|\s*[*_]*(?:signature|syntax|declaration|usage)[*_]*\s*\|\s*`(?P<sig>[^`]+)`",
+                         re.IGNORECASE)
+_DESC_ROW_RE = re.compile(r"^\s*\|\s*[*_]*description[*_]*\s*\|(?P<text>[^|]*)\|", re.IGNORECASE)
 _LEADING_CALL_RE = re.compile(r"^[\w.:, ]*=?\s*([\w.:]+)\s*\(")
 
 
@@ -997,8 +1003,40 @@ class _Extractor:
             for j in range(f.start, min(f.end, len(lines))):
                 inside[j] = True
         found: list[tuple[int, Signature, str]] = []
+        labelled: list[tuple[int, Signature, str]] = []
         for i, line in enumerate(lines):
-            if inside[i] or line.lstrip()[:1] not in "-*+":
+            if inside[i]:
+                continue
+            if line.lstrip()[:1] == "|":  # `| **Signature** | `hs.alert.show(str)` |`
+                row = _SIG_ROW_RE.match(line)
+                sig = parse_signature(row.group("sig")) if row else None
+                if sig is not None and _is_api_name(sig.name):
+                    desc = ""
+                    for j in range(i + 1, min(i + 8, len(lines))):
+                        if not lines[j].lstrip().startswith("|"):
+                            break
+                        d = _DESC_ROW_RE.match(lines[j])
+                        if d:
+                            desc = d.group("text").strip()
+                    labelled.append((i, sig, desc))
+                continue
+            lone = _LONE_SIG_RE.match(line) if line.lstrip()[:1] in "`*_" else None
+            if lone and (lone.group("b") or lone.group("c")):
+                # a paragraph that is only a signature: `**utf8x.len(s)**` / `` `m.f(x)` ``
+                sig = parse_signature(lone.group("sig"))
+                if sig is not None and ("." in sig.name or ":" in sig.name) \
+                        and _is_api_name(sig.name) and not any(p.get("literal") for p in sig.params):
+                    desc = []
+                    j = i + 1
+                    while j < len(lines) and not lines[j].strip():
+                        j += 1
+                    while j < len(lines) and lines[j].strip() and not inside[j] \
+                            and not _LONE_SIG_RE.match(lines[j]) and not _ATX_RE.match(lines[j]):
+                        desc.append(lines[j].strip())
+                        j += 1
+                    found.append((i, sig, " ".join(desc)))
+                    continue
+            if line.lstrip()[:1] not in "-*+":
                 continue
             m = _LIST_SIG_RE.match(line)
             if not m:
@@ -1009,9 +1047,9 @@ class _Extractor:
                 continue
             found.append((i, sig, m.group("rest")))
         if len(found) < 3:
-            return
+            found = []
         known = {e.record["name"] for e in doc.entries}
-        for i, sig, rest in found:
+        for i, sig, rest in labelled + found:
             if sig.name in known:
                 continue
             known.add(sig.name)
