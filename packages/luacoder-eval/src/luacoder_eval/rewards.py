@@ -10,9 +10,11 @@ blocks followed by the tests. A row without tests gets None ("not applicable").
 Every program of a batch runs in one call to :func:`luacoder_eval.sandbox.run_programs`: forked,
 resource-limited worker processes, never the training process. Identical programs (GRPO samples
 repeat themselves) run once; verdicts are kept in an LRU cache (``cache_size``, 0: none). The call
-happens in a small sandbox server process started once per run (:class:`SandboxServer`), so the workers are forked
-from it rather than from the trainer with its model in memory. ``grading: share`` (the default)
-scores the share of the test's assertions that pass: a program that fails is run again once per
+happens in a small sandbox server process started once per run (:class:`SandboxServer`), so the
+workers are forked from it rather than from the trainer with its model in memory; a batch gets one
+worker per 8 programs, up to ``workers`` (forking a worker costs more than running a few programs).
+
+``grading: share`` (the default) scores the share of the test's assertions that pass: a program that fails is run again once per
 assertion (the other assertions left out), in one more batch (exact, but a failing completion
 costs one program per assertion); ``grading: prefix`` scores the assertions passed before the
 first failure, from the same single run (cheap; LuaUnit stops a test at its first failure);
@@ -31,6 +33,8 @@ from luacoder_core.components import Reward, completion_text
 #: one assertion of a MultiPL-E / LuaUnit test, on its own line
 ASSERTION_RE = re.compile(r"^\s*lu\.assert\w*\s*\(")
 GRADINGS = ("share", "prefix", "binary")
+#: a batch gets one sandbox worker per this many programs (a fork costs about as much as 8 runs)
+PROGRAMS_PER_WORKER = 8
 #: failures worth grading per assertion (a syntax error or a timeout fails every assertion)
 GRADED_KINDS = frozenset({"assertion", "runtime"})
 
@@ -84,14 +88,24 @@ def _serve(conn) -> None:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def serve_fd(fd: int) -> None:
+    """Entry point of the sandbox server process: serve on the socket ``fd``."""
+    from multiprocessing.connection import Connection
+
+    _serve(Connection(fd))
+
+
 class SandboxServer:
-    """A small process started fresh (``spawn``: no torch, no model in it) that runs batches of
-    programs with :func:`luacoder_eval.sandbox.run_programs`, whose guarded workers it forks.
+    """A small Python process (no torch, no model in it) that runs batches of programs with
+    :func:`luacoder_eval.sandbox.run_programs`, whose guarded workers it forks.
 
     Forking the sandbox's workers straight from a training process copies the trainer's address
-    space for every batch (about 45 ms for two workers next to a tiny model, 4x the cost of the
-    programs themselves) and puts the model's memory in the processes that run generated code; a
-    server started once keeps both out. A server that died is started again for the next batch.
+    space for every batch (2-3x the cost of the programs themselves next to even a tiny model) and
+    puts the model's memory in the processes that run generated code; a server started once keeps
+    both out. It is a plain subprocess (``python -c``), not a multiprocessing child, so it works
+    from any script or notebook (no ``if __name__ == "__main__"`` guard needed) and may fork. It
+    ends when its socket closes (the trainer exited or was killed); a server that died is started
+    again for the next batch.
     """
 
     def __init__(self) -> None:
@@ -99,27 +113,33 @@ class SandboxServer:
         self.conn = None
 
     def _start(self) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        # not a daemon: a daemonic process may not fork the sandbox's workers; it ends at EOF on
-        # its pipe (the trainer exited or was killed) and close() runs at exit
-        self.process = ctx.Process(target=_serve, args=(child,), name="luacoder-sandbox-server")
-        self.process.start()
-        child.close()
         import atexit
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
 
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        code = f"from luacoder_eval.rewards import serve_fd; serve_fd({child.fileno()})"
+        self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(child.fileno(),),
+                                        stdin=subprocess.DEVNULL, env=env)
+        child.close()
+        self.conn = Connection(parent.detach())
         atexit.register(self.close)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def run(self, programs: list[str], limits, workers: int):
         for attempt in (1, 2):
-            if self.process is None or not self.process.is_alive():
+            if not self.alive():
+                self.close()
                 self._start()
             try:
                 self.conn.send((programs, limits, workers))
                 status, payload = self.conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):
                 self.close()
                 if attempt == 2:
                     raise RuntimeError("the lua_tests sandbox server died twice in a row") from None
@@ -133,13 +153,15 @@ class SandboxServer:
         if self.conn is not None:
             try:
                 self.conn.send(None)
-            except (OSError, BrokenPipeError):
+            except OSError:
                 pass
             self.conn.close()
         if self.process is not None:
-            self.process.join(timeout=2)
-            if self.process.is_alive():
+            try:
+                self.process.wait(timeout=2)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
                 self.process.kill()
+                self.process.wait()
         self.process = self.conn = None
 
     def __del__(self) -> None:
@@ -207,7 +229,8 @@ class LuaTestsRun:
             server = self.__dict__.get("_server")
             if server is None:
                 server = self.__dict__["_server"] = SandboxServer()
-            for program, result in zip(todo, server.run(todo, limits, workers)):
+            used = max(1, min(workers, len(todo) // PROGRAMS_PER_WORKER))
+            for program, result in zip(todo, server.run(todo, limits, used)):
                 cache[program] = result
         results = []
         for program in programs:
