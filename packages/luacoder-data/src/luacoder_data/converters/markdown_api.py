@@ -984,7 +984,9 @@ class _Extractor:
                 record["source"]["line"] += line_offset
                 doc.entries.append(Entry(record, decision.reject))
         if self.heading_level is None:
-            self._list_entries(doc, lines, headings, fences, set(api_at), line_offset)
+            callable_at = {line for line, d in api_at.items()
+                           if any(sig is not None and sig.has_call for _, sig in d.names)}
+            self._list_entries(doc, lines, headings, fences, callable_at, line_offset)
         _qualify_from_examples(doc.entries)
         return doc
 
