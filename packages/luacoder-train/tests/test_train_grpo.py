@@ -149,3 +149,45 @@ def test_dry_run_of_chat_prompts_with_api_grounding(tmp_path, tiny_model):
     assert "api_grounded   weight 1" in result.output and "lua_syntax     weight 0.2" in result.output
     assert "How do I start a tween?" in result.output and "Call `tween.new`" not in result.output
     assert "dry run: nothing trained" in result.output
+
+
+def test_grpo_resumes_from_its_last_checkpoint(tmp_path, tiny_model, problems):
+    pm = make_plugin_manager(only="train")
+    out = tmp_path / "out"
+    first = grpo_recipe(tmp_path / "a.yaml", tiny_model, problems, out, rewards=["lua_syntax"],
+                        max_steps=2, save_steps=2)
+    assert invoke(pm, "train", "grpo", first).exit_code == 0
+    assert (out / "checkpoint-2" / "luacoder.json").exists()
+    longer = grpo_recipe(tmp_path / "b.yaml", tiny_model, problems, out, rewards=["lua_syntax"],
+                         max_steps=4, save_steps=2)
+    result = invoke(pm, "train", "grpo", longer)
+    assert result.exit_code == 0, result.output
+    assert f"resuming from {out / 'checkpoint-2'}" in result.output
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    assert [e["step"] for e in state["log_history"] if "reward" in e] == [1, 2, 3, 4]
+
+
+def test_luacoder_run_puts_grpo_after_dpo(tmp_path, tiny_model, problems, data_dir):
+    """A pipeline: DPO on preference pairs, then GRPO from DPO's model (stages are generic)."""
+    import yaml
+
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump({"name": "rl", "stages": {
+        "dpo": {"train": "dpo", "config": {
+            "model_name_or_path": str(tiny_model), "dataset": str(data_dir / "pref.jsonl"),
+            "max_length": 64, "per_device_train_batch_size": 4, "max_steps": 2,
+            "save_strategy": "no", "training_curve": False}},
+        "grpo": {"train": "grpo", "config": {
+            "model_name_or_path": "${stages.dpo.output}", "dataset": str(problems),
+            "rewards": ["lua_syntax"], "num_generations": 4, "per_device_train_batch_size": 4,
+            "max_completion_length": 8, "max_steps": 2, "save_strategy": "no"}},
+    }}))
+    pm = make_plugin_manager(only="train")
+    result = invoke(pm, "run", pipeline, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    grpo_out = next((tmp_path / "runs" / "rl" / "stages").glob("grpo-*")) / "output"
+    meta = json.loads((grpo_out / "luacoder.json").read_text())
+    assert meta["trainer"] == "grpo"
+    assert meta["base_model"].startswith(str(tmp_path / "runs" / "rl" / "stages" / "dpo-"))
+    assert "rewards/lua_syntax/mean" in meta["task_metrics"]
