@@ -160,6 +160,7 @@ class ApiChatConverter(Converter):
                          help="System message of every conversation (overrides the templates')."),
             click.Option(["--include-deprecated/--skip-deprecated"], default=True,
                          show_default=True, help="Teach deprecated entries too."),
+            *teacher_params(),
             *common_params(split=True),
             seed_param(),
         ]
@@ -168,6 +169,12 @@ class ApiChatConverter(Converter):
             only: str | None = None, per_record: int | None = None,
             system_prompt: str | None = None, include_deprecated: bool = True,
             test_size: float | None = None, seed: int = 0, **options: Any):
+        if options.get("teacher"):
+            return self._run_teacher(inputs, output, system_prompt=system_prompt,
+                                     include_deprecated=include_deprecated, test_size=test_size,
+                                     seed=seed, options=options)
+        if options.get("teacher_model"):
+            raise InputError("--teacher-model needs --teacher URL", key="teacher")
         system, tpls = load_templates(templates)
         if only:
             wanted = [x.strip() for x in only.split(",") if x.strip()]
@@ -225,3 +232,74 @@ class ApiChatConverter(Converter):
                                "source": record.get("source") or {"file": item.file,
                                                                   "line": item.line}}, item)
         return out.summary
+
+    def _run_teacher(self, inputs: list[str], output: str, *, system_prompt: str | None,
+                     include_deprecated: bool, test_size: float | None, seed: int,
+                     options: dict[str, Any]):
+        import os
+
+        from luacoder_data.teacher import TeacherSettings, run_teacher
+
+        if not options.get("teacher_model"):
+            raise InputError("--teacher needs --teacher-model NAME (the model id the endpoint "
+                             "serves; GET URL/models lists them)", key="teacher_model")
+        settings = TeacherSettings(
+            url=options["teacher"], model=options["teacher_model"],
+            api_key=options.get("teacher_api_key") or os.environ.get("LUACODER_TEACHER_API_KEY")
+            or os.environ.get("OPENAI_API_KEY"),
+            prompts=options.get("teacher_prompts"), tasks=options.get("teacher_tasks") or 3,
+            group_size=options.get("teacher_group_size", 3),
+            concurrency=options.get("teacher_concurrency") or 4,
+            timeout=options.get("teacher_timeout") or 120.0,
+            retries=options.get("teacher_retries", 5), cache=options.get("teacher_cache"),
+            temperature=options.get("teacher_temperature", 0.7),
+            max_tokens=options.get("teacher_max_tokens") or 1024,
+            tests=options.get("teacher_tests", True))
+        out = open_output(output, kind="conversation", name="api-chat", options=options,
+                          test_size=test_size, seed=seed)
+        with out:
+            extra = run_teacher(inputs, output, settings, out=out,
+                                on_malformed=malformed_mode(options), system_prompt=system_prompt,
+                                include_deprecated=include_deprecated, seed=seed,
+                                echo=lambda line: click.echo(line, err=True))
+        out.summary.extra.update(extra)
+        return out.summary
+
+
+def teacher_params() -> list[click.Parameter]:
+    """The ``--teacher*`` options: tasks and answers from an OpenAI-compatible endpoint."""
+    return [
+        click.Option(["--teacher"], default=None, metavar="URL",
+                     help="Ask this OpenAI-compatible API (its base URL, e.g. "
+                          "http://127.0.0.1:8000/v1 for `luacoder eval serve`) for tasks and "
+                          "answers instead of using templates; only verified answers are kept.",
+                     ),
+        click.Option(["--teacher-model"], default=None, metavar="NAME",
+                     help="The teacher's model id."),
+        click.Option(["--teacher-api-key"], default=None, metavar="KEY",
+                     help="API key (default: $LUACODER_TEACHER_API_KEY, else $OPENAI_API_KEY)."),
+        click.Option(["--teacher-prompts"], type=click.Path(dir_okay=False), default=None,
+                     help="YAML file replacing the prompts system/tasks/answer (defaults: "
+                          "luacoder_data/templates/teacher.yaml)."),
+        click.Option(["--teacher-tasks"], type=click.IntRange(1, 20), default=3,
+                     show_default=True, help="Tasks asked per record or group."),
+        click.Option(["--teacher-group-size"], type=click.IntRange(0), default=3,
+                     show_default=True,
+                     help="Also ask about groups of up to N related records (one module or "
+                          "class); 0 or 1: single records only."),
+        click.Option(["--teacher-concurrency"], type=click.IntRange(1, 256), default=4,
+                     show_default=True, help="Requests in flight at once."),
+        click.Option(["--teacher-timeout"], type=click.FloatRange(0.1), default=120.0,
+                     show_default=True, help="Seconds per request before it is retried."),
+        click.Option(["--teacher-retries"], type=click.IntRange(0), default=5, show_default=True,
+                     help="Retries of a timed-out, 429 or 5xx request (exponential backoff)."),
+        click.Option(["--teacher-cache"], type=click.Path(file_okay=False), default=None,
+                     help="Folder of cached replies (default: OUTPUT.teacher-cache beside the "
+                          "output); a rerun sends only what is not in it."),
+        click.Option(["--teacher-temperature"], type=click.FloatRange(0, 2), default=0.7,
+                     show_default=True),
+        click.Option(["--teacher-max-tokens"], type=click.IntRange(1), default=1024,
+                     show_default=True),
+        click.Option(["--teacher-tests/--no-teacher-tests"], default=True, show_default=True,
+                     help="Run the teacher's tests in luacoder-eval's sandbox (when installed)."),
+    ]
