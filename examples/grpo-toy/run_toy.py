@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="sandbox workers for lua_tests")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--generations", type=int, default=8, help="completions per prompt")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -99,7 +100,8 @@ def main() -> None:
         rewards={"lua_tests": {"weight": 1.0, "options": {"grading": "binary", "workers": args.workers,
                                                           "timeout": 1.0}},
                  "lua_syntax": {"weight": 0.2}},
-        num_generations=8, per_device_train_batch_size=16, max_completion_length=12,
+        num_generations=args.generations, per_device_train_batch_size=2 * args.generations,
+        max_completion_length=12,
         temperature=args.temperature, beta=0.0, learning_rate=args.learning_rate, max_steps=args.steps, save_steps=args.steps,
         seed=args.seed)))
     seconds = time.perf_counter() - start
