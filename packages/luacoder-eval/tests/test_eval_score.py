@@ -130,7 +130,9 @@ def test_score_human_output(invoke, tween_api, tmp_path):
     result = invoke("eval", "score", "--api", tween_api, "--generations", gens,
                     "--report-type", "code")
     assert result.exit_code == 0
-    assert "api_match_accuracy  0.6667  (6/9 references)" in result.output
+    # the figure, its 95% Wilson interval and the evidence it rests on
+    assert ("api_match_accuracy  0.6667  95% CI [0.354, 0.879]  (6/9 references in 4 samples)"
+            in result.output)
     assert "hallucinated (2 names): tween.fly x2, tween.easing.quadIn x1" in result.output
 
 

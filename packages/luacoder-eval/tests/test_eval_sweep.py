@@ -100,7 +100,23 @@ def test_sweep_end_to_end(invoke, sweep_config, tween_api):
         for key in ("api_match_accuracy", "macro_accuracy", "refs_total", "hallucinated",
                     "syntax_valid_rate", "arity_ok_rate"):
             assert values[key] == row[key], (row["checkpoint"], key)
-    # best: the highest api_match_accuracy, ties to the later step
+    # every figure says what it rests on: 95% intervals in the rows, brackets in report.md
+    for row in rows:
+        if row["api_match_accuracy"] is not None:
+            low, high = row["api_match_accuracy_ci95"]
+            assert low <= row["api_match_accuracy"] <= high
+        low, high = row["pass@1_ci95"]
+        assert low <= row["pass@1"] <= high
+    # 8 samples hold far fewer than min_refs (20) references: no checkpoint is crowned
+    assert max(r["refs_total"] for r in rows) < 20
+    assert data["best"] is None and "too little evidence" in data["best_note"]
+    report = (out / "report.md").read_text()
+    assert "**No best checkpoint**: too little evidence" in report
+    assert "Wilson" in report and "normal approximation over problems" in report
+    # with min_refs lowered the highest api_match_accuracy wins, ties to the later step
+    result = invoke("eval", "run", config, "--set", "min_refs=1")
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text())
     values = [(r["api_match_accuracy"], i) for i, r in enumerate(rows) if r["api_match_accuracy"] is not None]
     best = rows[max(values)[1]]["checkpoint"]
     assert data["best"] == best

@@ -31,10 +31,14 @@ def _print_scores(values: dict[str, Any]) -> None:
     width = max(len(k) for k in scalars) if scalars else 10
     for key, value in scalars.items():
         extra = ""
+        interval = values.get(f"{key}_ci95")
+        if isinstance(interval, list) and len(interval) == 2:
+            extra = f"  95% CI [{interval[0]:.3f}, {interval[1]:.3f}]"
         if key == "api_match_accuracy":
-            extra = f"  ({values.get('refs_matched')}/{values.get('refs_total')} references)"
+            extra += (f"  ({values.get('refs_matched')}/{values.get('refs_total')} references in "
+                      f"{values.get('samples_with_refs')} samples)")
         elif key == "syntax_valid_rate":
-            extra = f"  ({values.get('syntax_valid')}/{values.get('samples')} samples)"
+            extra += f"  ({values.get('syntax_valid')}/{values.get('samples')} samples)"
         elif key == "arity_ok_rate" and values.get("arity_checked"):
             extra = (f"  ({values.get('arity_checked', 0) - values.get('arity_mismatches', 0)}/"
                      f"{values.get('arity_checked')} calls)")
@@ -152,7 +156,10 @@ def add_commands(cli: click.Group) -> None:
         if data["missing"]:
             click.echo(f"problems without generations: {len(data['missing'])}")
         for k in report.ks:
-            click.echo(f"pass@{k}  {_fmt(data.get(f'pass@{k}'))}")
+            interval = data.get(f"pass@{k}_ci95")
+            ci = (f"  95% CI [{interval[0]:.3f}, {interval[1]:.3f}] (normal approximation over "
+                  f"{data['exec_problems']} problems)" if interval else "")
+            click.echo(f"pass@{k}  {_fmt(data.get(f'pass@{k}'))}{ci}")
         failures = data["exec_failures"]
         if failures:
             click.echo("failures: " + ", ".join(f"{kind} {n}" for kind, n in failures.items()))
@@ -176,7 +183,8 @@ def add_commands(cli: click.Group) -> None:
           base_model, problems_path, problems_limit, output_dir, max_new_tokens,
           temperature, top_p, num_samples, batch_size, stop, seed, metric,
           prompt_column, prompts_limit, system_prompt, dtype, device, threads,
-          backend (transformers|vllm), exec_timeout, exec_workers
+          backend (transformers|vllm), exec_timeout, exec_workers, lua_version (5.3|5.4),
+          min_refs (least evidence to crown a best checkpoint)
         """
         from luacoder_eval.sweep import load_and_run
 

@@ -179,7 +179,12 @@ class ExecReport:
 
     def metrics(self) -> dict[str, Any]:
         """The figures a results row carries."""
+        from luacoder_eval.intervals import mean_interval
+
         out: dict[str, Any] = {f"pass@{k}": self.pass_at(k) for k in self.ks}
+        for k in self.ks:  # 95% interval: normal approximation over problems
+            values = [p.pass_at[k] for p in self.problems if p.pass_at.get(k) is not None]
+            out[f"pass@{k}_ci95"] = mean_interval(values)
         out["exec_problems"] = len(self.problems)
         out["exec_programs"] = self.programs
         out["exec_passed"] = sum(p.c for p in self.problems)

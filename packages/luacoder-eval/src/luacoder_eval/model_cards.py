@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 
-def lua_version() -> str | None:
-    """The Lua that ran the pass@k programs (the sandbox's lupa ``lua54`` runtime)."""
+def lua_version(version: str = "5.4") -> str | None:
+    """The Lua that ran the pass@k programs (the sandbox's lupa runtime of the sweep's
+    ``lua_version``)."""
     try:
-        from lupa import lua54
+        from luacoder_eval.sandbox.runtime import lua_module
 
-        return str(lua54.LuaRuntime(register_eval=False).eval("_VERSION"))
+        return str(lua_module(version).LuaRuntime(register_eval=False).eval("_VERSION"))
     except Exception:  # noqa: BLE001 - no lupa: the card just leaves the version out
         return None
 
@@ -36,7 +37,7 @@ def update_cards(rows: list[dict[str, Any]], config: dict[str, Any],
         if not metric_columns(row):
             continue
         if lua is None and any(k.startswith("pass@") for k in row):
-            lua = lua_version() or ""
+            lua = lua_version(str(config.get("lua_version", "5.4"))) or ""
         test_data = Path(config["test_data_path"])
         notes = (f"Checkpoint `{row.get('checkpoint')}`"
                  + (f" (step {row['step']})" if row.get("step") is not None else "")

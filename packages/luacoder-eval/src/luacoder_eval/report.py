@@ -15,6 +15,8 @@ from typing import Any
 
 from luacoder_core.records import write_text_atomic
 
+from luacoder_eval.intervals import mean_interval, wilson_interval  # noqa: F401 - re-exported
+
 #: scalar columns shown first in tables and CSV
 LEADING = ("checkpoint", "step", "kind")
 #: metrics drawn in the plot when present (rates in [0, 1]); pass@k are added
@@ -39,18 +41,57 @@ def metric_columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def pick_best(rows: list[dict], metric: str) -> dict | None:
+#: how many items a metric's value rests on: (row field with the count, what is counted)
+EVIDENCE = {
+    "api_match_accuracy": ("refs_total", "references"),
+    "macro_accuracy": ("samples_with_refs", "samples with references"),
+    "syntax_valid_rate": ("samples", "samples"),
+    "arity_ok_rate": ("arity_checked", "calls"),
+}
+
+
+def evidence_of(row: dict, metric: str) -> tuple[int | None, str]:
+    """How many references (samples, problems, ...) ``row``'s ``metric`` rests on; None when the
+    metric does not say."""
+    if metric.startswith("pass@"):
+        field, what = "exec_problems", "problems"
+    else:
+        field, what = EVIDENCE.get(metric, (None, ""))
+    value = row.get(field) if field else None
+    return (int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None), what
+
+
+def _has_value(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def pick_best(rows: list[dict], metric: str, min_evidence: int = 0) -> dict | None:
     """The row with the highest ``metric``; ties go to the later row (rows are in step order,
-    so the later step wins). Rows without a value never win."""
+    so the later step wins). Rows without a value never win, nor do rows whose value rests on
+    fewer than ``min_evidence`` references/problems (the sweep's ``min_refs``)."""
     best: dict | None = None
     best_value = -math.inf
     for row in rows:
         value = row.get(metric)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        if not _has_value(value):
+            continue
+        count, _ = evidence_of(row, metric)
+        if count is not None and count < min_evidence:
             continue
         if value >= best_value:
             best, best_value = row, value
     return best
+
+
+def too_little_evidence(rows: list[dict], metric: str, min_evidence: int) -> str | None:
+    """Why no checkpoint is crowned although some have a value: too little evidence."""
+    counts = [evidence_of(r, metric) for r in rows if _has_value(r.get(metric))]
+    if not counts or pick_best(rows, metric, min_evidence) is not None:
+        return None
+    most = max((c for c, _ in counts if c is not None), default=0)
+    what = counts[0][1] or "items"
+    return (f"too little evidence: every checkpoint's {metric} rests on fewer than {min_evidence} "
+            f"{what} (at most {most}); add prompts or samples, or lower min_refs")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -77,8 +118,17 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
 
+def _cell(row: dict, column: str) -> str:
+    text = _fmt(row.get(column))
+    interval = row.get(f"{column}_ci95")
+    if isinstance(interval, (list, tuple)) and len(interval) == 2 and row.get(column) is not None:
+        text += f" [{interval[0]:.2f}, {interval[1]:.2f}]"
+    return text
+
+
 def render_report(rows: list[dict], skipped: list[dict], metric: str, config: dict) -> str:
-    best = pick_best(rows, metric)
+    min_evidence = int(config.get("min_refs") or 0)
+    best = pick_best(rows, metric, min_evidence)
     columns = metric_columns(rows)
     lines = ["# luacoder eval report", ""]
     lines.append(f"Report type `{config.get('report_type')}`, prompts `{config.get('test_data_path')}`, "
@@ -90,14 +140,23 @@ def render_report(rows: list[dict], skipped: list[dict], metric: str, config: di
         lines.append(f"**Best checkpoint: `{best['checkpoint']}`** (step {_fmt(best.get('step'))}) "
                      f"with {metric} = {_fmt(best.get(metric))}; ties go to the later step.")
     else:
-        lines.append(f"**No best checkpoint**: no checkpoint has a value for {metric}.")
+        reason = too_little_evidence(rows, metric, min_evidence)
+        lines.append(f"**No best checkpoint**: {reason}." if reason else
+                     f"**No best checkpoint**: no checkpoint has a value for {metric}.")
+    lines.append("")
+    lines.append("Evidence: accuracies show their 95% interval in brackets (Wilson score interval "
+                 "over references for `api_match_accuracy` and over samples for rates; normal "
+                 "approximation over problems for pass@k and over samples for `macro_accuracy`); "
+                 "`refs_total` and `samples_with_refs` say how many references and samples the API "
+                 f"figures rest on. A checkpoint is crowned only with at least {min_evidence} "
+                 "references (problems for pass@k), `min_refs`.")
     lines.append("")
     lines.append("| checkpoint | step | " + " | ".join(columns) + " |")
     lines.append("| --- | --- | " + " | ".join("---" for _ in columns) + " |")
     for row in rows:
         name = f"**{row['checkpoint']}**" if best is not None and row is best else row["checkpoint"]
         lines.append(f"| {name} | {_fmt(row.get('step'))} | "
-                     + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
+                     + " | ".join(_cell(row, c) for c in columns) + " |")
     lines.append("")
     if skipped:
         lines.append("## Skipped")

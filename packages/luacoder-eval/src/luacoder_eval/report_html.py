@@ -303,7 +303,7 @@ def build_context(payload: dict, out_dir: Path, report_type: Any, index: Any) ->
     rows: list[dict] = payload.get("rows") or []
     metric = payload.get("metric") or "api_match_accuracy"
     config = payload.get("config") or {}
-    best = pick_best(rows, metric)
+    best = pick_best(rows, metric, int(config.get("min_refs") or 0))
     columns = metric_columns(rows)
     table = []
     for row in rows:

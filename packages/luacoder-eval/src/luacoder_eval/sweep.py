@@ -51,6 +51,8 @@ SCHEMA: dict[str, Any] = {
     "threads": int | None,
     "exec_timeout": float,
     "exec_workers": int | None,
+    "lua_version": Literal["5.3", "5.4"],
+    "min_refs": int,
 }
 REQUIRED = ("base_folder", "api_path", "test_data_path", "report_type")
 DEFAULTS: dict[str, Any] = {
@@ -59,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "top_p": 1.0, "num_samples": 1, "batch_size": 16, "stop": [], "seed": 0,
     "metric": "api_match_accuracy", "system_prompt": None, "backend": "transformers",
     "dtype": None, "device": "cpu", "threads": None, "exec_timeout": 5.0, "exec_workers": None,
+    "lua_version": "5.4", "min_refs": 20,
 }
 _PASS_RE = re.compile(r"^pass@\d+$")
 
@@ -196,7 +199,7 @@ def fingerprint(config: dict, pm: Any) -> str:
     """What a row's numbers depend on besides the checkpoint: settings and input contents."""
     keys = ("report_type", "max_new_tokens", "temperature", "top_p", "num_samples", "stop", "seed",
             "system_prompt", "problems_limit", "prompts_limit", "prompt_column", "backend",
-            "dtype", "base_model")
+            "dtype", "base_model", "lua_version")
     payload = {k: config.get(k) for k in keys}
     payload["api"] = _file_digest(config["api_path"])
     payload["prompts"] = _file_digest(config["test_data_path"])
@@ -213,10 +216,10 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
     from luacoder_eval import report as reports
     from luacoder_eval.api import load_api
     from luacoder_eval.execution import load_problems
-    from luacoder_eval.textgen import GenSettings
     from luacoder_eval.models import ModelLoader
     from luacoder_eval.prompts import load_prompts, prompt_text
     from luacoder_eval.scoring import api_context, get_report_type, score_samples
+    from luacoder_eval.textgen import GenSettings
 
     out_dir = Path(config["output_dir"])
     rtype = get_report_type(pm, config["report_type"])
@@ -258,8 +261,10 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
          + (f", {len(problems)} problem(s)" if problems else "") + f" -> {out_dir}")
 
     def payload() -> dict:
-        best = reports.pick_best(rows, config["metric"])
+        best = reports.pick_best(rows, config["metric"], int(config.get("min_refs") or 0))
         return {"metric": config["metric"], "best": best["checkpoint"] if best else None,
+                "best_note": reports.too_little_evidence(rows, config["metric"],
+                                                         int(config.get("min_refs") or 0)),
                 "config": config, "fingerprint": fp, "rows": rows, "skipped": skipped}
 
     def save() -> None:
@@ -329,10 +334,11 @@ def run_sweep(pm: Any, config: dict, *, force: bool = False) -> dict:
     result = payload()
     _write_html(out_dir, result, rtype, api)
     if result["best"] is not None:
+        best_row = reports.pick_best(rows, config["metric"], int(config.get("min_refs") or 0)) or {}
         echo(f"best checkpoint: {result['best']} ({config['metric']}="
-             f"{reports._fmt(reports.pick_best(rows, config['metric']).get(config['metric']))})")
+             f"{reports._fmt(best_row.get(config['metric']))})")
     else:
-        echo(f"no checkpoint has a value for {config['metric']}")
+        echo(f"no best checkpoint: {result.get('best_note') or 'no checkpoint has a value for ' + config['metric']}")
     echo(f"wrote {out_dir / 'report.md'}, report.html, results.csv, results.json, metrics.png")
     if not rows:
         from luacoder_core.errors import RunFailed
@@ -412,7 +418,8 @@ def _exec(pm: Any, config: dict, loaded: Any, cand: Candidate, problems: dict, s
     echo(f"{echo_head}: running {sum(len(c) for c in completions.values())} program(s) in the sandbox")
     samples = [{"name": n, "completions": c} for n, c in completions.items()]
     context = {"problems": problems, "ks": ks, "workers": config.get("exec_workers"),
-               "timeout": config.get("exec_timeout", 5.0)}
+               "timeout": config.get("exec_timeout", 5.0),
+               "lua_version": config.get("lua_version", "5.4")}
     values: dict[str, Any] = {}
     start = time.monotonic()
     for entry in pm.registries.metrics:

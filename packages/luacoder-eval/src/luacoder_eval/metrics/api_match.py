@@ -11,7 +11,9 @@ to a documented name, or a prefix of one at a dot boundary).
   sample has a reference;
 * ``macro_accuracy`` = mean of per-sample accuracy over the samples with at least one reference
   (``None`` when there are none);
-* ``refs_total``, ``refs_matched``, ``samples``, ``samples_with_refs``;
+* ``refs_total``, ``refs_matched``, ``samples``, ``samples_with_refs`` (the evidence);
+* ``api_match_accuracy_ci95`` (Wilson over references) and ``macro_accuracy_ci95`` (normal
+  approximation over samples): 95% intervals, ``[low, high]`` or None;
 * ``hallucinated``: unmatched name -> number of samples it appeared in (most frequent first);
 * ``hallucinated_examples``: unmatched name -> the first line of code that used it and the
   closest documented name.
@@ -83,10 +85,14 @@ class ApiMatch(Metric):
             total += len(refs)
             matched += good
             per_sample.append(good / len(refs))
+        from luacoder_eval.intervals import mean_interval, wilson_interval
+
         ordered = dict(sorted(hallucinated.items(), key=lambda kv: (-kv[1], kv[0])))
         return {
             "api_match_accuracy": matched / total if total else None,
+            "api_match_accuracy_ci95": wilson_interval(matched, total),
             "macro_accuracy": sum(per_sample) / len(per_sample) if per_sample else None,
+            "macro_accuracy_ci95": mean_interval(per_sample),
             "refs_total": total,
             "refs_matched": matched,
             "samples": len(samples),

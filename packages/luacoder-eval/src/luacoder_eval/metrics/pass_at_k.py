@@ -40,12 +40,13 @@ class PassAtK(Metric):
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         """``samples``: dicts with ``name`` and ``output`` (a completion) or ``completions``;
         ``context["problems"]``: name -> problem; options ``ks``, ``workers``, ``timeout``,
-        ``max_memory_mb`` in ``context``."""
+        ``max_memory_mb``, ``lua_version`` in ``context``."""
         from luacoder_eval.execution import evaluate, group_completions
 
         report = evaluate(context["problems"], group_completions(samples),
                           ks=context.get("ks", (1,)), workers=context.get("workers"),
                           timeout=context.get("timeout", 5.0),
-                          max_memory_mb=context.get("max_memory_mb", 256))
+                          max_memory_mb=context.get("max_memory_mb", 256),
+                          lua_version=str(context.get("lua_version", "5.4")))
         context["exec_report"] = report  # the sweep keeps per-program verdicts for report.html
         return report.metrics()

@@ -27,6 +27,8 @@ class Syntax(Metric):
     def compute(self, samples: list[dict], context: dict) -> dict[str, Any]:
         from luacoder_core.lua import check_syntax
 
+        from luacoder_eval.intervals import wilson_interval
+
         valid = with_code = 0
         errors: Counter[str] = Counter()
         for sample in samples:
@@ -46,6 +48,7 @@ class Syntax(Metric):
             valid += ok
         return {
             "syntax_valid_rate": valid / len(samples) if samples else None,
+            "syntax_valid_rate_ci95": wilson_interval(valid, len(samples)),
             "syntax_valid": valid,
             "samples_with_code": with_code,
             "syntax_errors": dict(errors.most_common(10)),
