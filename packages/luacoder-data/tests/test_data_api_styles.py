@@ -437,7 +437,10 @@ def test_development_set_record_quality(run, jsonl, shared_data, tmp_path):
     torch = {r["name"]: r for r in jsonl[1](out)}
     assert len(torch["torch.Tensor"]["signatures"]) >= 5
     assert not any("<a name" in r["description"] for r in torch.values())
-    assert json.dumps(torch["narrow"]["returns"]) == '[{"type": "self", "description": ""}]'
+    # `# Tensor` page whose examples call `x:narrow(...)`: the methods are `Tensor:narrow`
+    assert json.dumps(torch["Tensor:narrow"]["returns"]) == '[{"type": "self", "description": ""}]'
+    assert torch["Tensor:narrow"]["kind"] == "method"
+    assert len(torch["Tensor:size"]["signatures"]) == 2
 
 
 LIST_STYLE = """\

@@ -883,13 +883,59 @@ def _section_calls(name: str, body: list[str], fences: dict[int, Fence], offset:
     return False
 
 
-def _qualify_from_examples(entries: list[Entry]) -> None:
+def _qualify_from_examples(entries: list[Entry], *, title: str | None = None) -> None:
     """Bare names (``### clear (t)``) qualified with the module table the document's own
-    examples call them on (``M.clear({1, 2})`` -> ``M.clear``), when one table dominates."""
+    examples call them on (``M.clear({1, 2})`` -> ``M.clear``), when one table dominates; or with
+    a table other entries of the document are named under (``torch.isTensor(x)`` where
+    ``torch.Tensor`` is documented); on a page titled with a class name (``# Tensor``), a bare
+    name its examples call as a method (``x:narrow(1, 2)``) is ``Tensor:narrow``."""
     bare = [e for e in entries if e.reject is None and "." not in e.record["name"]
             and ":" not in e.record["name"] and e.record["examples"]]
     if len(bare) < 2:
         return
+    _qualify_dominant(bare)
+    roots = {re.split(r"[.:]", e.record["name"])[0] for e in entries
+             if "." in e.record["name"] or ":" in e.record["name"]}
+    klass = title if title and re.fullmatch(r"[A-Z][A-Za-z0-9_]*", title) else None
+    for e in bare:
+        name = e.record["name"]
+        if "." in name or ":" in name:
+            continue
+        code = "\n".join(e.record["examples"])
+        calls = {m.group(1) for m in re.finditer(
+            rf"(?<![\w.:])({IDENT})\.{re.escape(name)}\s*\(", code)} - _STD_LIBS
+        if klass and re.search(rf"[\w\])]:{re.escape(name)}\s*[({{\"']", code):
+            _rename(e.record, f"{klass}:{name}")
+            if e.record["kind"] == "function":
+                e.record["kind"] = "method"
+        elif not klass and len(calls) == 1 and next(iter(calls)) in roots:
+            _rename(e.record, f"{next(iter(calls))}.{name}")
+    # a second entry of a name qualified above (`[LongStorage] size()` after `size(dim)`)
+    qualified: dict[str, set[str]] = {}
+    for e in bare:
+        n = e.record["name"]
+        if "." in n or ":" in n:
+            qualified.setdefault(last_segment(n), set()).add(n)
+    for e in entries:
+        n = e.record["name"]
+        if e.reject is None and "." not in n and ":" not in n and len(qualified.get(n, ())) == 1:
+            new = next(iter(qualified[n]))
+            _rename(e.record, new)
+            if ":" in new and e.record["kind"] == "function":
+                e.record["kind"] = "method"
+
+
+def _rename(record: dict[str, Any], new: str) -> None:
+    old = record["name"]
+    record["name"] = new
+    record["signature"] = new + record["signature"][len(old):] \
+        if record["signature"].startswith(old) else new
+    if record.get("signatures"):
+        record["signatures"] = [new + x[len(old):] if x.startswith(old) else x
+                                for x in record["signatures"]]
+
+
+def _qualify_dominant(bare: list[Entry]) -> None:
     found: dict[int, set[str]] = {}
     counts: dict[str, int] = {}
     for k, e in enumerate(bare):
@@ -907,12 +953,7 @@ def _qualify_from_examples(entries: list[Entry]) -> None:
         return
     for k, e in enumerate(bare):
         if top in found[k]:
-            name = e.record["name"]
-            e.record["name"] = f"{top}.{name}"
-            e.record["signature"] = f"{top}." + e.record["signature"]
-            if e.record.get("signatures"):
-                e.record["signatures"] = [x if x.startswith(top + ".") else f"{top}.{x}"
-                                          for x in e.record["signatures"]]
+            _rename(e.record, f"{top}.{e.record['name']}")
 
 
 class _Extractor:
@@ -987,7 +1028,9 @@ class _Extractor:
             callable_at = {line for line, d in api_at.items()
                            if any(sig is not None and sig.has_call for _, sig in d.names)}
             self._list_entries(doc, lines, headings, fences, callable_at, line_offset)
-        _qualify_from_examples(doc.entries)
+        title = next((_clean_inline(h.text).replace("`", "").strip() for h in headings
+                      if h.level == 1), None)
+        _qualify_from_examples(doc.entries, title=title)
         return doc
 
     def _list_entries(self, doc: Document, lines: list[str], headings: list[Heading],
