@@ -317,3 +317,15 @@ def test_broken_code_still_gives_its_functions(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path, path)
     assert {"lib.ok", "lib.later"} <= set(records)
     assert records["lib.later"]["params"][0]["type"] == "string"
+
+
+def test_callbacks_typed_as_functions(run, jsonl, tmp_path):
+    code = ("---@meta\n\n---\n---Called every frame.\n---\n"
+            "---@type fun(dt: number, extra?: string):boolean\ngame.update = nil\n\n"
+            "---The version.\n---@type string\ngame.version = nil\n")
+    path = write(tmp_path, {"cb.lua": code}) / "cb.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    update = records["game.update"]
+    assert update["kind"] == "function" and update["signature"] == "game.update(dt, extra?)"
+    assert update["returns"] == [{"type": "boolean", "description": ""}]
+    assert records["game.version"]["kind"] == "field" and records["game.version"]["type"] == "string"

@@ -703,6 +703,27 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                     if src.get("signatures"):
                         rec["signatures"] = [name + x[len(src["name"]):] for x in src["signatures"]]
                     add(rec)
+        elif d.kind == "value" and not d.local and b is not None and \
+                (b.first("type") or "").strip().startswith("fun"):
+            # `---@type fun(t: table)` over `lovr.conf = nil`: a callback the API declares
+            fp = fun_params(read_type(b.first("type") or "")[0])
+            for k, name in enumerate(public_names(d.name)):
+                fd = Decl("function", name, d.line, params=[p["name"] for p in (fp[0] if fp else [])])
+                rec = _function_record(name, fd, b, source, known_types, aliases, style)
+                if fp:
+                    typed = {p["name"]: p for p in fp[0]}
+                    for p in rec["params"]:
+                        if p.get("type") is None and p["name"] in typed:
+                            p["type"] = typed[p["name"]]["type"]
+                            p["optional"] = p["optional"] or typed[p["name"]]["optional"]
+                    rec["signature"] = _signature(name, rec["params"])
+                    if not rec["returns"]:
+                        rec["returns"] = fp[1]
+                if k > 0:
+                    rec["alias_of"] = public_names(d.name)[0]
+                add(rec)
+                if k == 0:
+                    functions += 1
         elif d.kind in ("table", "value") and not d.local and b is not None:
             cls = _class_name(b)
             for name in public_names(d.name):

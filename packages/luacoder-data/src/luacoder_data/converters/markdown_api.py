@@ -600,7 +600,8 @@ def _table_rows(lines: list[str]) -> list[dict[str, str]]:
     return [dict(zip(header, (c.strip() for c in row))) for row in body]
 
 
-_PARAM_COLUMNS = ("name", "parameter", "param", "argument", "arg")
+_PARAM_COLUMNS = ("name", "parameter", "param", "argument", "arg", "variable", "parameters",
+                  "arguments")
 _KEY_COLUMNS = ("key", "field", "option", "property")
 
 
@@ -1405,8 +1406,7 @@ class _Extractor:
                 return []
             out = []
             for row in _table_rows(block):
-                pname = next((row[k] for k in ("name", "parameter", "param", "argument", "arg")
-                              if row.get(k)), None)
+                pname = next((row[k] for k in _PARAM_COLUMNS if row.get(k)), None)
                 if not pname:
                     continue
                 p = _param_from_item(pname) or {"name": pname.strip("`*_ "), "optional": False}
