@@ -421,3 +421,25 @@ def test_eval_serve_as_the_teacher(api_file, tmp_path):
     for record in kept:  # whatever survived the checks really is grounded
         assert record["checks"]["api"] == "documented"
     assert "teacher request failed" not in reasons  # the server answered every request
+
+
+def test_teacher_options_in_a_pipeline(run, api_file, tmp_path):
+    """The same converter options from ``luacoder run``: a convert stage with teacher options."""
+    teacher = Teacher()
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(json.dumps({
+        "name": "grow", "runs_dir": str(tmp_path / "runs"),
+        "stages": {"chat": {"convert": "api-chat", "inputs": [str(api_file)],
+                            "options": {"teacher": teacher.url, "teacher_model": "teacher-1",
+                                        "teacher_api_key": "sk-test", "teacher_tasks": 2,
+                                        "teacher_cache": str(tmp_path / "cache"),
+                                        "no_teacher_tests": True}}}}))
+    try:
+        result = run("run", str(pipeline))
+    finally:
+        teacher.close()
+    assert result.exit_code == 0, result.output
+    outputs = list((tmp_path / "runs").rglob("chat.jsonl"))
+    assert len(outputs) == 1
+    assert len(read(outputs[0])) == 4
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 12
