@@ -329,3 +329,13 @@ def test_callbacks_typed_as_functions(run, jsonl, tmp_path):
     assert update["kind"] == "function" and update["signature"] == "game.update(dt, extra?)"
     assert update["returns"] == [{"type": "boolean", "description": ""}]
     assert records["game.version"]["kind"] == "field" and records["game.version"]["type"] == "string"
+
+
+def test_assignment_to_a_declared_local_is_private(run, jsonl, tmp_path):
+    code = ("--- Strings.\n-- @module pl.strx\nlocal lstrip\nlocal strx = {}\n\n--- trim left.\n"
+            "-- @string s the string\nfunction strx.lstrip(s)\n  return s\nend\n"
+            "lstrip = strx.lstrip\nstrx.ltrim = strx.lstrip\n\nreturn strx\n")
+    path = write(tmp_path, {"strx.lua": code}) / "strx.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    assert set(records) == {"pl.strx", "strx.lstrip", "pl.strx.lstrip", "strx.ltrim",
+                            "pl.strx.ltrim"}

@@ -432,6 +432,16 @@ def scan_declarations(tokens: list) -> Iterator[Decl]:
                     decl = _assignment(tokens, i + 1, local=True)
                     if decl is not None:
                         yield decl
+                    j = i + 1  # every name `local a, b` declares, assigned or not
+                    while j < n and tokens[j].kind == "name":
+                        yield Decl("local", tokens[j].text, tokens[j].line, local=True)
+                        j += 1
+                        while j < n and tokens[j].kind == "op" and tokens[j].text == "<":
+                            j += 3  # `<const>` / `<close>` attribute
+                        if j < n and tokens[j].kind == "op" and tokens[j].text == ",":
+                            j += 1
+                        else:
+                            break
             elif text in ("do", "if", "repeat"):
                 stack.append("block")
             elif text in ("end", "until") and stack:
@@ -594,6 +604,8 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                         aliases[nm.group(1)] = _alias_values(text[nm.end():])
 
     decls = list(scan_declarations(tokens))
+    local_names = {d.name for d in decls if d.kind == "local"}
+    decls = [d for d in decls if d.kind != "local"]
     used_blocks: set[int] = set()
 
     # local tables and what they stand for
@@ -618,6 +630,8 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
     def public_names(declared: str) -> list[str]:
         """The names a declaration is reached by from outside the file ([] when private)."""
         root, sep, rest = re.match(rf"^({IDENT})([.:]?)(.*)$", declared).groups()
+        if root in local_names and root not in local_tables and root not in local_class:
+            return []  # `lstrip = stringx.lstrip` after `local lstrip`: a private alias
         if root in local_class:
             cls = local_class[root]
             return [cls + sep + rest if sep else cls]
