@@ -170,6 +170,8 @@ def hub_like_data(tmp_path_factory) -> Path:
     chats = [conversation(c) for c in CONVERSATIONS]
     write_jsonl(folder / "code_feedback.train_sft.jsonl", chats * 3)
     write_jsonl(folder / "code_feedback.test_sft.jsonl", chats)
+    (folder / "code_feedback.jsonl.rejects.jsonl").write_text(  # as `luacoder data` leaves it
+        '{"reason": "no assistant turn", "source": "x.jsonl:3"}\n', encoding="utf-8")
     datasets.DatasetDict({
         "train_sft": datasets.Dataset.from_list(chats * 2),
         "test_sft": datasets.Dataset.from_list(chats[:2]),
@@ -235,6 +237,7 @@ def test_starchat2_sft_recipe_runs_with_only_paths_changed(tmp_path, tiny_model,
     # every source with its counts: 15 + 10 train_sft, 5 + 2 test_sft, 6 held out for eval
     assert "| code_feedback.jsonl (split train_sft) | train_sft | 15 | 15 | 1 |" in body
     assert "| capybara (split train_sft) | train_sft | 10 | 10 | 1 |" in body
+    assert "1 record(s) rejected by the data stage" in body
     assert "| capybara (split test_sft) | test_sft | 2 | 2 | 1 |" in body
     assert "32 training record(s) in all." in body and "6 of them were held out" in body
     assert "| `learning_rate` | 2e-05 |" in body and "| `attn_implementation` | sdpa |" in body
@@ -546,7 +549,7 @@ def test_card_front_matter_for_a_hub_base_and_an_adapter(tmp_path):
         assert "checkpoint at step 7" in body and "LoRA adapter" in body
         assert "| HuggingFaceH4/Code-Feedback (split train_sft) | train_sft | 100 | 50 | 0.5 | hub dataset" in body
         assert "1 unusable record(s) skipped" in body
-        assert "2 record(s) rejected by the data stage (`local.jsonl.rejects.jsonl`)" in body
+        assert "2 record(s) rejected by the data stage (its `.rejects.jsonl`)" in body
         assert "59 training record(s) in all." in body and "Last logged training loss: 1.2500." in body
 
 

@@ -330,7 +330,7 @@ def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
         parts.append(dataset)
         label = source.label if located is None else source.label.replace(
             source.path, Path(source.path).name, 1)
-        info.append({"source": label, "path": where, "local": located is not None,
+        info.append({"source": label, "path": where, "rejected": _rejected(located, source, recipe), "local": located is not None,
                      "split": source.split, "config": source.config, "weight": source.weight,
                      "fraction": source.fraction, "read": read, "skipped": n_skipped,
                      "rows": len(dataset)})
@@ -344,6 +344,19 @@ def load_mixture(value: Any, *, key: str, recipe: str, seed: int,
     if provenance is not None:
         provenance.extend(info)
     return dataset, files, skipped
+
+
+def _rejected(located: Path | None, source: Source, recipe: str) -> int | None:
+    """Records the data stage rejected for this output: the lines of ``NAME.rejects.jsonl``
+    next to the file (or next to ``chat.jsonl`` for its split file ``chat.test.jsonl``)."""
+    if located is None or not located.is_file():
+        return None
+    for base in (str(located), source.path, str(Path(recipe).parent / source.path)):
+        rejects = Path(f"{base}.rejects.jsonl")
+        if rejects.is_file():
+            with rejects.open("rb") as fh:
+                return sum(1 for line in fh if line.strip())
+    return None
 
 
 def _is_sources(value: Any) -> bool:

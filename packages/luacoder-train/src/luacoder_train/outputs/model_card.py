@@ -84,10 +84,11 @@ def _source_rows(entries: list[dict]) -> list[str]:
         extra = []
         if e.get("skipped"):
             extra.append(f"{e['skipped']} unusable record(s) skipped at training time")
-        rejected = rejects_of(e["path"]) if e.get("local") else None
+        rejected = e.get("rejected")
+        if rejected is None and e.get("local"):
+            rejected = rejects_of(e["path"])
         if rejected is not None:
-            extra.append(f"{rejected} record(s) rejected by the data stage "
-                         f"(`{Path(e['path']).name}.rejects.jsonl`)")
+            extra.append(f"{rejected} record(s) rejected by the data stage (its `.rejects.jsonl`)")
         weight = e.get("fraction") if e.get("fraction") is not None else e.get("weight", 1.0)
         rows.append(f"| {e['source']} | {e.get('split', 'train')} | {e['read']} | {e['rows']} | "
                     f"{weight:g} | {where}" + (f"; {'; '.join(extra)}" if extra else "") + " |")
