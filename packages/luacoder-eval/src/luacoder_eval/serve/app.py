@@ -282,14 +282,19 @@ class _Call:
         gets fewer, larger chunks instead of falling behind); stops, cancelling, when the
         client has left."""
         open_choices = self.choices
+        checked = time.monotonic()
         while open_choices:
             try:
                 first = await asyncio.wait_for(self.queue.get(), timeout=0.5)
             except asyncio.TimeoutError:
+                first = None
+            if first is None or time.monotonic() - checked > 0.5:
+                checked = time.monotonic()
                 if await http.is_disconnected():
                     self.cancel()
                     return
-                continue
+                if first is None:
+                    continue
             events = [first]
             while not self.queue.empty():
                 events.append(self.queue.get_nowait())
