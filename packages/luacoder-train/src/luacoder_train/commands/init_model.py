@@ -37,6 +37,8 @@ class Preset:
 PRESETS = {
     # ~0.14M parameters: the test model
     "tiny": Preset(2048, 64, 128, 2, 4, 2, 1024),
+    # ~1M parameters: the quickstart (learns a small API's idioms in a few CPU minutes)
+    "demo": Preset(2048, 128, 352, 4, 4, 2, 512),
     # ~4M parameters: benchmarks and the demo
     "small": Preset(4096, 256, 704, 4, 4, 2, 1024),
 }
@@ -197,7 +199,7 @@ def command():
                   help="Text to train the tokenizer on (repeatable): .lua/.md/.txt files, "
                        "JSONL/Parquet records (content, messages, prompt/chosen/rejected), or folders.")
     @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="tiny", show_default=True,
-                  help="Model size: tiny (~0.14M parameters), small (~4M).")
+                  help="Model size: tiny (~0.14M parameters), demo (~1M), small (~4M).")
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights.")
     @click.option("--vocab-size", type=int, default=None,
                   help="Tokenizer vocabulary size (default: the preset's; BPE stops early on small corpora).")
