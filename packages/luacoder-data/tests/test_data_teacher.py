@@ -186,8 +186,7 @@ def lua_tests_installed() -> bool:
 
 
 def test_only_grounded_answers_are_kept(run, api_file, tmp_path):
-    if not lua_tests_installed():
-        pytest.skip("the lua_tests reward (luacoder-eval) is not installed")
+    sandbox = lua_tests_installed()  # without luacoder-eval, the failing test cannot be run
     teacher = Teacher(flaky={"Move a sprite to x=100 over two seconds.": [429, 429],
                              "Tween:update": [500]})
     try:
@@ -196,29 +195,38 @@ def test_only_grounded_answers_are_kept(run, api_file, tmp_path):
     finally:
         teacher.close()
     kept = {r["messages"][0]["content"]: r for r in read(out)}
-    assert sorted(kept) == sorted(task for task, (_, good) in ANSWERS.items() if good)
+    failing_test = "Write a helper that clamps tween progress between 0 and 1."
+    expected = [task for task, (_, good) in ANSWERS.items() if good or
+                (task == failing_test and not sandbox)]
+    assert sorted(kept) == sorted(expected)
     for task, record in kept.items():
         assert record["messages"][1] == {"role": "assistant", "content": ANSWERS[task][0]}
         assert record["teacher"] == "teacher-1" and record["template"] == "teacher"
-    assert kept["Compute the eased value halfway through a linear tween."]["checks"]["tests"] == "tests passed"
-    assert kept["Tell whether a tween state table has finished."]["checks"]["tests"] == "tests passed"
+    verdict = "tests passed" if sandbox else "tests not run: no 'lua_tests' reward installed"
+    for task in ("Compute the eased value halfway through a linear tween.",
+                 "Tell whether a tween state table has finished."):
+        assert kept[task]["checks"]["tests"].startswith(verdict)
     assert kept["Move a sprite to x=100 over two seconds."]["checks"]["tests"] == "no test"
     assert kept["Move a sprite to x=100 over two seconds."]["api"] == "tween.new"
 
     rejects = read(tmp_path / "chat.jsonl.rejects.jsonl")
     by_task = {r["record"].get("task"): r for r in rejects}
     for task, reason in REASONS.items():
+        if task == failing_test and not sandbox:
+            assert task not in by_task
+            continue
         assert reason in by_task[task]["reason"], by_task[task]
-    assert by_task["Write a helper that clamps tween progress between 0 and 1."]["record"]["test"]
+    if sandbox:
+        assert "lu.assertEquals(clamp(2), 2)" in by_task[failing_test]["record"]["test"]
     assert "line 3" in by_task["Advance a tween by the frame time every frame."]["reason"]
     no_tasks = [r for r in rejects if r["record"].get("api") == ["tween.easing.outQuad"]]
     assert len(no_tasks) == 1 and "no task we could read" in no_tasks[0]["reason"]
-    assert len(rejects) == len(REASONS) + 1
+    assert len(rejects) == len(REASONS) + 1 - (not sandbox)
     # 429 twice and a 500: retried, answered; every request of the run: 5 units + 7 tasks + 3 retries
     assert teacher.requests.count("Move a sprite to x=100 over two seconds.") == 3
     assert teacher.requests.count("Tween:update") == 2
     assert len(teacher.requests) == 5 + 7 + 3
-    assert "3 retried" in result.output and "written 3" in result.output.replace(":", "")
+    assert "3 retried" in result.output
 
 
 def test_rerun_is_answered_from_the_cache(run, api_file, tmp_path):
