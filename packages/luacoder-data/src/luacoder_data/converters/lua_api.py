@@ -75,13 +75,6 @@ class LuaApiReader:
         api = extract_lua_api(code, source=str(path), module=module)
         self.functions += api.functions
         self.styles[api.style] = self.styles.get(api.style, 0) + 1
-        n = 0
-        for record in api.records:
-            if record.get("alias_of") and self.module_names == "attach":
-                continue
-            out.count_read()
-            self.collector._add(record, out)
-            n += 1
         if self.module_names == "attach":
             by_name = {r["name"]: r for r in api.records if not r.get("alias_of")}
             for record in api.records:
@@ -89,6 +82,13 @@ class LuaApiReader:
                 if owner is not None:
                     owner.setdefault("aliases", []).append(
                         {"name": record["name"], "signature": record["signature"]})
+        n = 0
+        for record in api.records:
+            if record.get("alias_of") and self.module_names == "attach":
+                continue
+            out.count_read()
+            self.collector._add(record, out)
+            n += 1
         if not n:
             self.collector.notes.append(
                 f"{path}: no public API: no annotated or documented function, method, class or "

@@ -21,7 +21,9 @@ with no language.
 from __future__ import annotations
 
 import functools
+import json
 import re
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1750,7 +1752,7 @@ class MarkdownApiReader:
     """Reads markdown files into an :class:`Output` one piece at a time (flat memory): within
     the whole run a name documented more than once keeps its richest record (so a page wins
     over an index that links to it) and every distinct signature (``signatures``); only the
-    chosen records (one per name) stay in memory until :meth:`finish` writes them."""
+    records wait in a temporary file until :meth:`finish` writes the chosen ones."""
 
     def __init__(self, *, heading_level: int | None = None, roots: Iterable[str] = (),
                  method_forms: str = "attach", keep_duplicates: bool = False) -> None:
@@ -1758,8 +1760,12 @@ class MarkdownApiReader:
                                "method_forms": method_forms}
         self.method_forms = method_forms
         self.keep_duplicates = keep_duplicates
-        self.chosen: dict[str, dict] = {}
-        self.signatures: dict[str, list[str]] = {}
+        # name -> (richness, offset of its record in the spill file): the records themselves
+        # wait on disk, so memory holds one small entry per distinct name
+        self.chosen: dict[str, tuple[tuple, int]] = {}
+        self.first_sig: dict[str, str] = {}
+        self.signatures: dict[str, list[str]] = {}  # only names with more than one signature
+        self._spill = None
         self.headings = 0
         self.prose = 0
         self.notes: list[str] = []
@@ -1797,29 +1803,49 @@ class MarkdownApiReader:
 
     def _add(self, record: dict, out: Output) -> None:
         name = record["name"]
-        sig = record.get("signature")
-        known = self.signatures.setdefault(name, [])
-        for s in record.get("signatures") or ([sig] if sig else []):
-            if s not in known:
-                known.append(s)
+        sigs = record.get("signatures") or ([record["signature"]] if record.get("signature") else [])
+        first = self.first_sig.setdefault(name, sigs[0] if sigs else "")
+        extra = [x for x in sigs if x != first]
+        if extra:
+            known = self.signatures.setdefault(name, [first] if first else [])
+            known.extend(x for x in extra if x not in known)
         if self.keep_duplicates:
             out.write(record, record["source"])
             return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(mode="w+b")
+        offset = self._spill.tell()
+        self._spill.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+        rich = _richness(record)
         best = self.chosen.get(name)
         if best is None:
-            self.chosen[name] = record
+            self.chosen[name] = (rich, offset)
             return
         out.count_duplicate(kind="same name")
-        if _richness(record) > _richness(best):
-            self.chosen[name] = record  # a dict keeps the first one's place in the order
+        if rich > best[0]:
+            self.chosen[name] = (rich, offset)
 
     def finish(self, out: Output) -> None:
-        records = list(self.chosen.values())
-        finalize_kinds(records)
-        for record in records:
+        """Write the chosen record of each name (read back from the spill file, in the order
+        they were found), with every signature of the name."""
+        if self._spill is None:
+            return
+        keep = {offset for _, offset in self.chosen.values()}
+        prefixes = {name[: m.start()] for name in self.chosen for m in re.finditer(r"[.:]", name)}
+        self._spill.seek(0)
+        offset = 0
+        for line in self._spill:
+            here, offset = offset, offset + len(line)
+            if here not in keep:
+                continue
+            record = json.loads(line)
+            if record.get("kind") == "field" and record["name"] in prefixes:
+                record["kind"] = "module"
             sigs = self.signatures.get(record["name"], [])
             if len(sigs) > 1:
                 main = record.get("signature")
                 record["signatures"] = [main, *[x for x in sigs if x != main]] if main else sigs
             out.write(record, record["source"])
+        self._spill.close()
+        self._spill = None
         self.chosen.clear()
