@@ -50,3 +50,10 @@ def test_init_model_errors(tmp_path, corpus_dir, run_cli):
     result = run_cli("train", "init-model", tmp_path / "x", "--corpus", corpus_dir, "--preset", "huge",
                      expect=2)
     assert "huge" in result.output
+
+
+def test_demo_preset_size(tmp_path, corpus_dir, run_cli):
+    """The quickstart's preset: about a million parameters (what its timings assume)."""
+    run_cli("train", "init-model", tmp_path / "demo", "--corpus", corpus_dir, "--preset", "demo")
+    meta = json.loads((tmp_path / "demo" / "luacoder.json").read_text())
+    assert meta["preset"] == "demo" and 500_000 < meta["parameters"] < 1_500_000
