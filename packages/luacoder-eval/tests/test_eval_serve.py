@@ -117,6 +117,11 @@ def test_greedy_completion_equals_offline_generation(client, offline):
         assert reply.choices[0].text == offline[prompt]
         assert reply.choices[0].finish_reason == "length"
         assert reply.usage.completion_tokens == 24
+    several = client.completions.create(model="tiny", prompt=PROMPTS[:3], max_tokens=24,
+                                        temperature=0, extra_body={"ignore_eos": True})
+    assert [c.index for c in several.choices] == [0, 1, 2]
+    assert [c.text for c in several.choices] == [offline[p] for p in PROMPTS[:3]]
+    assert several.usage.completion_tokens == 72
 
 
 def test_concurrent_clients_are_batched_and_get_the_same_text(client, server, offline):
