@@ -193,7 +193,10 @@ class TeacherClient:
                         if not isinstance(text, str):
                             raise ValueError("no text in choices[0]")
                     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-                        last = f"unreadable reply: {exc}"
+                        # a reply without text (a refusal, another API's shape) will not change
+                        self.stats.add(failures=1)
+                        return TeacherReply(None, error=f"unreadable reply: {exc}",
+                                            attempts=attempt + 1)
                     else:
                         return TeacherReply(text, finish_reason=choice.get("finish_reason"),
                                             attempts=attempt + 1)
