@@ -308,6 +308,9 @@ def test_teacher_errors_are_named(run, api_file, tmp_path):
                  "--teacher", "http://127.0.0.1:9/v1", "--teacher-model", "m",
                  "--teacher-prompts", str(bad))
     assert result.exit_code == 2 and "{apis}" in result.output and "prompts.yaml" in result.output
+    result = run("data", "convert", "api-chat", str(api_file), "-o", str(tmp_path / "o.jsonl"),
+                 "--teacher", "http://127.0.0.1:9/v1", "--teacher-model", "m", "--only", "x")
+    assert result.exit_code == 2 and "--only" in result.output and "--teacher-prompts" in result.output
     teacher = Teacher()
     try:  # a wrong key is the request's fault: not retried, every unit rejected with the reason
         out = tmp_path / "o.jsonl"

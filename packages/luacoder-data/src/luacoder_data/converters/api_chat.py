@@ -170,6 +170,12 @@ class ApiChatConverter(Converter):
             system_prompt: str | None = None, include_deprecated: bool = True,
             test_size: float | None = None, seed: int = 0, **options: Any):
         if options.get("teacher"):
+            clash = [flag for flag, value in (("--templates", templates), ("--only", only),
+                                              ("--per-record", per_record)) if value]
+            if clash:
+                raise InputError(f"{', '.join(clash)} shape the template conversations; with "
+                                 "--teacher use --teacher-prompts and --teacher-tasks",
+                                 key="teacher")
             return self._run_teacher(inputs, output, system_prompt=system_prompt,
                                      include_deprecated=include_deprecated, test_size=test_size,
                                      seed=seed, options=options)
