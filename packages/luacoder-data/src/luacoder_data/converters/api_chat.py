@@ -7,6 +7,9 @@ only from the record's documented facts and examples. Templates live in
 A conversation whose answer mentions an API name that is not documented (checked with core's
 ``extract_references`` and ``ApiIndex``) is rejected.
 
+With ``--teacher URL --teacher-model NAME`` a teacher model writes the tasks and answers
+instead (:mod:`luacoder_data.teacher`), checked the same way and more.
+
 ``read`` counts candidate conversations (a record with no applicable template counts once and is
 rejected), so ``read = written + rejected + duplicates`` holds.
 """
