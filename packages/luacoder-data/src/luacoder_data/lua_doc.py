@@ -168,7 +168,7 @@ def read_type(text: str) -> tuple[str, str]:
 
 
 def _clean_desc(text: str) -> str:
-    text = text.strip()
+    text = re.sub(r"[ \t]*\n[ \t]*", " ", text.strip())
     text = re.sub(r"^(?:#|:|-{1,2}|—)\s*", "", text)
     return text.strip()
 
