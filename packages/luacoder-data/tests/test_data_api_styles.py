@@ -484,3 +484,16 @@ def test_signature_tables_and_lone_signature_paragraphs(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path / "lone", ("strx.md", lone))
     assert set(records) == {"strx.trim", "strx.pad", "strx.rev"}
     assert records["strx.pad"]["description"] == "Pads s to n."
+
+
+def test_pandoc_style_returns_and_empty_parameter_lists(run, jsonl, tmp_path):
+    doc = ("## Module pandoc.mediabag\n\n### empty {#pandoc.mediabag.empty}\n\n`empty ()`\n\n"
+           "Clears it.\n\n### fetch {#pandoc.mediabag.fetch}\n\n`fetch (source)`\n\nFetches.\n\n"
+           "Parameters:\n\n`source`\n:   path to a resource; a local path\n    or URI (string)\n\n"
+           "Returns:\n\n-   the MIME type, or nil if not found.\n    (string)\n")
+    _, records = convert(run, jsonl, tmp_path, ("mediabag.md", doc))
+    assert records["pandoc.mediabag.empty"]["signature"] == "pandoc.mediabag.empty()"
+    fetch = records["pandoc.mediabag.fetch"]
+    assert fetch["params"] == [{"name": "source", "type": "string", "optional": False,
+                                "description": "path to a resource; a local path or URI"}]
+    assert fetch["returns"] == [{"type": "string", "description": "the MIME type, or nil if not found."}]

@@ -570,6 +570,12 @@ def _return_from_item(text: str, variant: str | None = None) -> dict[str, Any]:
             rtype = t.group("type")
             text = t.group("after")
     description = re.sub(r"^[:\-—–]\s*", "", text.strip())
+    if rtype is None:  # pandoc: "the entry's MIME type, or nil. (string)"
+        tail = re.search(r"\s*\((?P<t>[\w.\[\]|]+(?:\s+or\s+[\w.\[\]|]+)*)\)\s*$", description)
+        if tail and all(w.lower() in _KNOWN_TYPES or w[:1].isupper() or "." in w
+                        for w in re.split(r"\s+or\s+|\|", tail.group("t"))):
+            rtype = tail.group("t")
+            description = description[: tail.start()].strip()
     entry: dict[str, Any] = {"type": rtype, "description": description}
     if variant:
         entry["variant"] = variant
