@@ -55,7 +55,8 @@ def tests(session: nox.Session, package: str) -> None:
     """Run one package's tests in a virtualenv holding only what that package declares."""
     if package in NEEDS_TORCH:
         install_torch(session)
-    extras = {"core": "[parquet,test]", "train": "[deepspeed]"}.get(package, "")
+    extras = {"core": "[parquet,test]", "train": "[deepspeed]", "eval": "[test]",
+              "data": "[test]"}.get(package, "")
     targets = ["-e", package_dir("core") + ("[parquet,test]" if package == "core" else "")]
     if package != "core":
         targets += ["-e", package_dir(package) + extras]
