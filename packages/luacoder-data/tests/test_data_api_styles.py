@@ -56,6 +56,18 @@ Counts values.
 F.count({1, 1, 2}, 1) -- => 2
 ```
 
+### keys (t)
+
+Its keys.
+
+```lua
+F.keys({a = 1}) -- => {"a"}
+```
+
+### size (t)
+
+Its size (no example: it belongs to the document's module table all the same).
+
 ### Example (advanced)
 
 Prose, not a function.
@@ -64,7 +76,7 @@ Prose, not a function.
 
 def test_space_before_parenthesis_and_module_from_examples(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path, ("funcy.md", SPACED))
-    assert set(records) == {"F.clear", "F.each", "F.count"}  # the examples call F.x
+    assert set(records) == {"F.clear", "F.each", "F.count", "F.keys", "F.size"}  # examples call F.x
     count = records["F.count"]
     assert count["signature"] == "F.count(t [, val])"
     assert [(p["name"], p["optional"]) for p in count["params"]] == [("t", False), ("val", True)]

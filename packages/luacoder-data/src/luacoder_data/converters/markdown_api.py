@@ -902,7 +902,7 @@ def _qualify_from_examples(entries: list[Entry], *, title: str | None = None) ->
             and ":" not in e.record["name"] and e.record["examples"]]
     if len(bare) < 2:
         return
-    _qualify_dominant(bare)
+    _qualify_dominant(bare, entries)
     roots = {re.split(r"[.:]", e.record["name"])[0] for e in entries
              if "." in e.record["name"] or ":" in e.record["name"]}
     klass = title if title and re.fullmatch(r"[A-Z][A-Za-z0-9_]*", title) else None
@@ -944,7 +944,7 @@ def _rename(record: dict[str, Any], new: str) -> None:
                                 for x in record["signatures"]]
 
 
-def _qualify_dominant(bare: list[Entry]) -> None:
+def _qualify_dominant(bare: list[Entry], others: list[Entry]) -> None:
     found: dict[int, set[str]] = {}
     counts: dict[str, int] = {}
     for k, e in enumerate(bare):
@@ -962,6 +962,14 @@ def _qualify_dominant(bare: list[Entry]) -> None:
         return
     for k, e in enumerate(bare):
         if top in found[k]:
+            _rename(e.record, f"{top}.{e.record['name']}")
+    # the document's module table: the other bare functions of the document belong to it too
+    # (`### containsKeys (t, other)` whose example happens to call `M.contains`)
+    rest = [e for e in others if e.reject is None and e.record["kind"] == "function"
+            and "." not in e.record["name"] and ":" not in e.record["name"]]
+    qualified = sum(1 for e in others if e.record["name"].startswith(top + "."))
+    if rest and qualified >= 4 * len(rest):
+        for e in rest:
             _rename(e.record, f"{top}.{e.record['name']}")
 
 
