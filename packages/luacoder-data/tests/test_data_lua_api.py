@@ -339,3 +339,14 @@ def test_assignment_to_a_declared_local_is_private(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path, path)
     assert set(records) == {"pl.strx", "strx.lstrip", "pl.strx.lstrip", "strx.ltrim",
                             "pl.strx.ltrim"}
+
+
+def test_module_returned_as_a_table_constructor(run, jsonl, tmp_path):
+    code = ("--- Makes a thing.\n-- @param n size\nlocal function new(n)\n  return {n = n}\nend\n\n"
+            "local function release(t) end\nlocal function hidden() end\n\n"
+            "return {\n  new = new,\n  free = release,\n  VERSION = \"1.0\",\n}\n")
+    path = write(tmp_path, {"thing.lua": code}) / "thing.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    assert set(records) == {"thing.new", "thing.free"}
+    assert records["thing.new"]["params"][0]["description"] == "size"
+    assert records["thing.free"]["signature"] == "thing.free(t)"

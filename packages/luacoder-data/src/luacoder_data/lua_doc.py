@@ -744,6 +744,25 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                 rec = _field_record(name, b, source, cls=cls, is_table=d.kind == "table")
                 add(rec)
 
+    # `return { new = new, free = release }`: the module is the returned table constructor
+    tail = re.search(r"^return\s*(\{[^{}]*\})\s*$", code.rstrip(), re.MULTILINE)
+    if tail and mod_name and tail.end() >= len(code.rstrip()) - 1:
+        for key, value in re.findall(rf"(?:^|[,;{{]\s*)({IDENT})\s*=\s*({IDENT}(?:\.{IDENT})*)\s*(?=[,;}}])",
+                                     tail.group(1)):
+            name = f"{mod_name}.{key}"
+            if name in emitted:
+                continue
+            if value in local_funcs:
+                ld, lb = local_funcs[value]
+                rec = _function_record(name, ld, lb, source, known_types, aliases, style)
+                add(rec)
+                functions += 1
+            elif value in emitted:
+                rec = copy.deepcopy(emitted[value])
+                rec.update(name=name, alias_of=value)
+                rec["signature"] = name + rec["signature"][len(value):]
+                add(rec)
+
     # standalone blocks: classes without a table, LDoc @function, annotation-only fields
     for b in blocks:
         if id(b) in used_blocks:
