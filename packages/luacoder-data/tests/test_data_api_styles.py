@@ -509,3 +509,11 @@ def test_pandoc_style_returns_and_empty_parameter_lists(run, jsonl, tmp_path):
     assert fetch["params"] == [{"name": "source", "type": "string", "optional": False,
                                 "description": "path to a resource; a local path or URI"}]
     assert fetch["returns"] == [{"type": "string", "description": "the MIME type, or nil if not found."}]
+
+
+def test_bare_functions_of_a_page_titled_with_its_module(run, jsonl, tmp_path):
+    doc = ("# json.lua\n\nA JSON library.\n\n```lua\nlocal json = require(\"json\")\n```\n\n"
+           "## Functions\n\n### encode(value)\n\nEncodes.\n\n### decode(str)\n\nDecodes.\n")
+    _, records = convert(run, jsonl, tmp_path, ("json.md", doc))
+    assert set(records) == {"json.encode", "json.decode"}
+    assert records["json.decode"]["signature"] == "json.decode(str)"

@@ -944,6 +944,29 @@ def _rename(record: dict[str, Any], new: str) -> None:
                                 for x in record["signatures"]]
 
 
+def _qualify_from_require(entries: list[Entry], title: str, fences: dict[int, Fence]) -> None:
+    """A page titled with its module (``# json.lua``) whose code loads it into a local
+    (``local json = require("json")``): its bare functions are that local's (``json.encode``)."""
+    module = re.sub(r"\.lua$", "", title.strip().split()[0] if title.strip() else "")
+    if not re.fullmatch(rf"{IDENT}(?:[.\-]{IDENT})*", module):
+        return
+    bare = [e for e in entries if e.reject is None and e.record["kind"] == "function"
+            and "." not in e.record["name"] and ":" not in e.record["name"]]
+    if len(bare) < 2:
+        return
+    aliases = set()
+    for fence in fences.values():
+        for m in re.finditer(rf"local\s+({IDENT})\s*=\s*require\s*\(?\s*[\"']([\w.\-]+)[\"']",
+                             fence.code):
+            if m.group(2) == module or m.group(2).rsplit(".", 1)[-1] == module:
+                aliases.add(m.group(1))
+    if len(aliases) == 1:
+        alias = next(iter(aliases))
+        for e in bare:
+            if e.record["name"] != alias:
+                _rename(e.record, f"{alias}.{e.record['name']}")
+
+
 def _qualify_dominant(bare: list[Entry], others: list[Entry]) -> None:
     found: dict[int, set[str]] = {}
     counts: dict[str, int] = {}
@@ -1048,6 +1071,8 @@ class _Extractor:
         title = next((_clean_inline(h.text).replace("`", "").strip() for h in headings
                       if h.level == 1), None)
         _qualify_from_examples(doc.entries, title=title)
+        if title:
+            _qualify_from_require(doc.entries, title, fences)
         return doc
 
     def _list_entries(self, doc: Document, lines: list[str], headings: list[Heading],
