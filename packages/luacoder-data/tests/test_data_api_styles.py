@@ -444,6 +444,13 @@ def test_development_set_record_quality(run, jsonl, shared_data, tmp_path):
     run("data", "convert", "markdown-api", real / "wezterm", "-o", out, ok=True)
     wez = jsonl[1](out)
     assert not any("{{" in r["description"] or "since(" in r["description"] for r in wez)
+    # a page holding a table of thousands of icons: no HTML, no giant table in the description
+    assert max(len(r["description"]) for r in wez) < 10_000
+    assert not any("<span" in r["description"] or "<style" in r["description"] for r in wez)
+    out = tmp_path / "moses.jsonl"
+    run("data", "convert", "markdown-api", real / "moses_tutorial.md", "-o", out, ok=True)
+    assert not any("(#TOC)" in r["description"] or "<br" in r["description"]
+                   for r in jsonl[1](out))
     out = tmp_path / "torch.jsonl"
     run("data", "convert", "markdown-api", real / "torch_tensor.md", "-o", out, ok=True)
     torch = {r["name"]: r for r in jsonl[1](out)}

@@ -676,6 +676,46 @@ def _definition_params(block: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+_NAV_LINE_RE = re.compile(r"^[\s*_]*(?:\[[^\]]*\]\(#[^)]*\)|\[\[[^\]]*\]\]\(#[^)]*\)|[|\s])+[\s*_]*$")
+_INTERNAL_LINK_RE = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")
+_HTML_TAG_RE = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+_STYLE_RE = re.compile(r"<(style|script)\b[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_MAX_TABLE_ROWS = 12
+
+
+def _description_lines(lines: list[str], name: str) -> list[str]:
+    """The description's lines as text worth training on: no signature line, no navigation
+    links (`[Back to TOC](#toc)`), internal links as their text, no HTML tags, no large tables
+    (a table of 1,000 icons is not a description; small ones stay)."""
+    out: list[str] = []
+    table: list[str] = []
+
+    def flush_table() -> None:
+        if 0 < len(table) <= _MAX_TABLE_ROWS + 2:
+            out.extend(table)
+        table.clear()
+
+    for line in lines:
+        if line.lstrip().startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if _is_signature_span(line, name):
+            continue
+        if "<" in line:
+            line = _STYLE_RE.sub("", line)
+            line = _HTML_TAG_RE.sub(" ", line).replace("&nbsp;", " ")
+            if not line.strip():
+                continue
+        if "](#" in line:
+            if _NAV_LINE_RE.match(line):
+                continue
+            line = _INTERNAL_LINK_RE.sub(r"\1", line)
+        out.append(line)
+    flush_table()
+    return out
+
+
 def _is_signature_span(line: str, name: str) -> bool:
     """A line that is only the entry's signature in a code span (`` `delete (filepath)` ``)."""
     m = re.fullmatch(r"\s*`([^`]+)`\s*", line)
@@ -1408,7 +1448,7 @@ class _Extractor:
             first = parse_signature(signatures[0], allow_spaced_bare=True)
             if first is not None and first.returns:
                 returns = [dict(r) for r in first.returns]
-        description = _paragraphs([ln for ln in desc_lines if not _is_signature_span(ln, name)])
+        description = _paragraphs(_description_lines(desc_lines, name))
         record: dict[str, Any] = {
             "name": name,
             "kind": kind,
