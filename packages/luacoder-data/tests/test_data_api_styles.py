@@ -524,3 +524,39 @@ def test_bare_functions_of_a_page_titled_with_its_module(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path, ("json.md", doc))
     assert set(records) == {"json.encode", "json.decode"}
     assert records["json.decode"]["signature"] == "json.decode(str)"
+
+
+SOLAR = """\
+# display.newRect()
+
+> --------------------- ------------------------------------------
+> __Type__              [Function][api.type.Function]
+> __Return value__      [ShapeObject][api.type.ShapeObject]
+> --------------------- ------------------------------------------
+
+## Overview
+
+Creates a rectangle object.
+
+## Syntax
+
+\tdisplay.newRect( [parent,] x, y, width )
+
+##### parent ~^(optional)^~
+_[GroupObject][api.type.GroupObject]._ A display group to insert the rectangle in.
+
+##### x ~^(required)^~
+_[Number][api.type.Number]._ The x coordinate.
+"""
+
+
+def test_one_page_per_function_with_parameter_headings(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("display.newRect.markdown", SOLAR))
+    rect = records["display.newRect"]
+    assert rect["signature"] == "display.newRect([parent,] x, y, width)"
+    assert [(p["name"], p["type"], p["optional"]) for p in rect["params"]] == [
+        ("parent", "GroupObject", True), ("x", "Number", False), ("y", None, False),
+        ("width", None, False)]
+    assert rect["params"][1]["description"] == "The x coordinate."
+    assert rect["returns"] == [{"type": "ShapeObject", "description": ""}]
+    assert rect["description"] == "Creates a rectangle object."

@@ -570,6 +570,11 @@ def _return_from_item(text: str, variant: str | None = None) -> dict[str, Any]:
             rtype = t.group("type")
             text = t.group("after")
     description = re.sub(r"^[:\-—–]\s*", "", text.strip())
+    if rtype is None and description.startswith(("[", "_[", "*[")):
+        link = _LEADING_TYPE_RE.match(description)  # `[ShapeObject][api.type.ShapeObject]`
+        if link and link.group("a"):
+            rtype = link.group("a").strip()
+            description = description[link.end():].strip()
     if rtype is None:  # pandoc: "the entry's MIME type, or nil. (string)"
         tail = re.search(r"\s*\((?P<t>[\w.\[\]|]+(?:\s+or\s+[\w.\[\]|]+)*)\)\s*$", description)
         if tail and all(w.lower() in _KNOWN_TYPES or w[:1].isupper() or "." in w
@@ -681,6 +686,7 @@ _INTERNAL_LINK_RE = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")
 _HTML_TAG_RE = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
 _STYLE_RE = re.compile(r"<(style|script)\b[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
 _MAX_TABLE_ROWS = 12
+_RULE_LINE_RE = re.compile(r"^[\s>]*-{3,}[\s-]*$")
 
 
 def _description_lines(lines: list[str], name: str) -> list[str]:
@@ -700,6 +706,8 @@ def _description_lines(lines: list[str], name: str) -> list[str]:
             table.append(line)
             continue
         flush_table()
+        if _RULE_LINE_RE.match(line):
+            continue  # a pandoc table's rule
         if _is_signature_span(line, name):
             continue
         if "<" in line:
@@ -714,6 +722,23 @@ def _description_lines(lines: list[str], name: str) -> list[str]:
         out.append(line)
     flush_table()
     return out
+
+
+_PARAM_HEADING_RE = re.compile(
+    rf"^`?(?P<name>{IDENT}|\.\.\.)`?\s*(?:~?\^?\(\s*(?P<flag>optional|required)\s*\)\^?~?)?\s*$",
+    re.IGNORECASE)
+_LEADING_TYPE_RE = re.compile(
+    r"^[_*]*(?:\[(?P<a>[^\]]+)\](?:\[[^\]]*\]|\([^)]*\))|`(?P<b>[^`]+)`)[_*]*\.?[_*]*\s*")
+
+
+def _fill_heading_param(param: dict[str, Any], block: list[str]) -> None:
+    """A parameter's text under its own heading: ``_[Number][api.type.Number]._ The width.``"""
+    text = " ".join(ln.strip() for ln in block if ln.strip())
+    m = _LEADING_TYPE_RE.match(text)
+    if m:
+        param["type"] = (m.group("a") or m.group("b")).strip()
+        text = text[m.end():]
+    param["description"] = (param["description"] + " " + text).strip()
 
 
 def _is_signature_span(line: str, name: str) -> bool:
@@ -1290,6 +1315,7 @@ class _Extractor:
         block: list[str] = []
 
         option_tables: dict[str, dict[str, Any]] = {}
+        heading_params: list[dict[str, Any]] = []
 
         def flush() -> None:
             nonlocal block
@@ -1302,6 +1328,8 @@ class _Extractor:
                 phases = [p.strip(" *_`") for t in items for p in re.split(r",\s*", t) if p.strip(" *_`")]
                 if phases:
                     extra.setdefault("phases", []).extend(phases)
+            elif mode == "paramhead" and heading_params:
+                _fill_heading_param(heading_params[-1], block)
             elif mode in ("description", "usage", "default"):
                 table = [ln for ln in block if ln.lstrip().startswith("|")]
                 keys = _key_table(table) if table and mode == "description" else None
@@ -1340,7 +1368,8 @@ class _Extractor:
                 i += 1
                 continue
             inline_syntax = _SYNTAX_INLINE_RE.match(line) if head == "`" else None
-            label = None if inline_syntax else match_label(line)
+            label = None if inline_syntax else match_label(line[line.index(">") + 1:]
+                                                             if head == ">" else line)
             if inline_syntax or (label and label[0] == "syntax"):
                 flush()
                 mode = "syntax"
@@ -1373,7 +1402,7 @@ class _Extractor:
                         block.append(rest)
                     elif kind == "default":
                         extra["default"] = _strip_emphasis(rest)
-                    elif kind == "type":
+                    elif kind == "type" and (sig is None or not sig.has_call):
                         extra["type"] = _strip_emphasis(rest).replace("`", "")
                     if kind != "phases":
                         mode = "description"  # an inline value closes the block
@@ -1426,16 +1455,40 @@ class _Extractor:
             if sub:
                 flush()
                 mode = "description"
+                # Solar2D-style: `##### parent ~^(optional)^~` then the parameter's text
+                pm = _PARAM_HEADING_RE.match(_clean_inline(sub.group("text") or ""))
+                sig_names = [p["name"] for p in sig.params] if sig is not None else []
+                for text in signatures:
+                    other = parse_signature(text, allow_spaced_bare=True)
+                    sig_names += [p["name"] for p in other.params] if other is not None else []
+                if pm and pm.group("name") in sig_names:
+                    heading_params.append({"name": pm.group("name"), "type": None, "description": "",
+                                           "optional": (pm.group("flag") or "").lower() == "optional"})
+                    mode = "paramhead"
                 i += 1
                 continue
             block.append(line.lstrip(">").rstrip() if line.lstrip().startswith(">") else line)
             i += 1
         flush()
 
+        if sig is not None and sig.has_call and not sig.params:
+            # `# display.newRect()` with its parameters on a `## Syntax` line
+            for text in signatures:
+                other = parse_signature(text, allow_spaced_bare=True)
+                if other is not None and other.params and last_segment(other.name) == last_segment(sig.name):
+                    sig = Signature(sig.name, sig.name + other.text[len(other.name):], other.params,
+                                    returns=other.returns or sig.returns)
+                    signatures = [s for s in signatures if s != text]
+                    break
         kind = sig.kind if sig is not None and sig.has_call else ("method" if ":" in name else "field")
         signature = sig.text if sig is not None else name
         if sig is not None and sig.has_call and name != sig.name:
             signature = name + sig.text[len(sig.name):]
+        if heading_params and not params and sig is not None:
+            by_name = {p["name"]: p for p in heading_params}
+            params = [by_name.get(p["name"]) or {"name": p["name"], "type": p.get("type"),
+                                                  "description": "", "optional": bool(p.get("optional"))}
+                      for p in sig.params if not p.get("literal")]
         params = _merge_params(sig.params if sig is not None and sig.has_call else [], params)
         for p in params:
             opt = option_tables.get(p["name"])
