@@ -560,3 +560,11 @@ def test_one_page_per_function_with_parameter_headings(run, jsonl, tmp_path):
     assert rect["params"][1]["description"] == "The x coordinate."
     assert rect["returns"] == [{"type": "ShapeObject", "description": ""}]
     assert rect["description"] == "Creates a rectangle object."
+
+
+def test_functions_reached_through_require(run, jsonl, tmp_path):
+    doc = ("### `require(\"telescope.builtin\").find_files(opts)`\n\nLists files.\n\n"
+           "### `ok = require('telescope').setup(config)`\n\nSets up.\n")
+    _, records = convert(run, jsonl, tmp_path, ("tel.md", doc))
+    assert set(records) == {"telescope.builtin.find_files", "telescope.setup"}
+    assert records["telescope.setup"]["returns"][0]["name"] == "ok"

@@ -260,6 +260,9 @@ def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
 
 _ASSIGN_RE = re.compile(
     rf"^(?:local\s+)?(?:{IDENT}\??|\.\.\.)(?:\s*,\s*(?:{IDENT}\??|\.\.\.))*\s*=(?!=)\s*")
+_REQUIRE_CALL_RE = re.compile(
+    r"^(?P<pre>(?:local\s+)?(?:[\w?]+\s*,\s*)*(?:[\w?]+\s*=\s*)?)?"
+    r"require\s*\(?\s*[\"'](?P<mod>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)[\"']\s*\)?(?=[.:])")
 _ARROW_RE = re.compile(r"^\s*(?:->|→|=>)\s*(?P<type>.+?)\s*$")
 
 
@@ -285,6 +288,8 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     if not text:
         return None
     text = re.sub(r"^function\s+", "", text)
+    if "require" in text:  # `require('telescope.builtin').find_files(opts)`
+        text = _REQUIRE_CALL_RE.sub(lambda m: (m.group("pre") or "") + m.group("mod"), text, count=1)
     assign = _ASSIGN_RE.match(text)
     returns = _left_returns(assign.group(0)) if assign else []
     if assign:
