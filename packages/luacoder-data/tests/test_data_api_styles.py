@@ -568,3 +568,12 @@ def test_functions_reached_through_require(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path, ("tel.md", doc))
     assert set(records) == {"telescope.builtin.find_files", "telescope.setup"}
     assert records["telescope.setup"]["returns"][0]["name"] == "ok"
+
+
+def test_leading_colon_entries_belong_to_their_class_section(run, jsonl, tmp_path):
+    doc = ("# Library\n\n## Class Timer\n\nA timer.\n\n### Methods\n\n#### `:start(ms)`\n\n"
+           "Starts it.\n\n## Vec2\n\n#### .x\n\nThe x coordinate.\n\n#### :len()\n\nIts length.\n")
+    _, records = convert(run, jsonl, tmp_path, ("lib.md", doc))
+    assert {n: r["kind"] for n, r in records.items()} == {
+        "Timer:start": "method", "Vec2.x": "field", "Vec2:len": "method"}
+    assert records["Timer:start"]["signature"] == "Timer:start(ms)"

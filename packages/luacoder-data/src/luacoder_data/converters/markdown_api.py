@@ -873,6 +873,7 @@ class _Decision:
     kind: str | None = None  # overrides "field" for a name-only entry known to be callable
     returns: list[dict[str, Any]] = field(default_factory=list)
     anchor: str | None = None  # the full name from a `{#a.b.c}` attribute
+    owner_sep: str | None = None  # `:method` / `.field`: the name belongs to its section's class
 
 
 # first words of prose headings that look like `name (args)`: "Example (advanced)"
@@ -881,6 +882,9 @@ _PROSE_WORDS = frozenset(
     "parameters arguments options appendix changes changelog introduction setup requirements "
     "license faq tips warning caveats limitations performance errors step part chapter section "
     "method methods function functions".split())
+_OWNER_HEADING_RE = re.compile(
+    rf"^(?:(?:class|type|object|module|library)\s+)?(?P<name>{IDENT}(?:\.{IDENT})*)"
+    r"(?:\s+(?:class|object|type|module|methods|functions|fields|api))?$", re.IGNORECASE)
 _TYPE_PREFIX_RE = re.compile(r"^\[(?P<type>[^\[\]]+)\]\s+(?P<rest>[A-Za-z_].*)$")
 _SPACED_SIG_RE = re.compile(rf"^{IDENT}(?:[.:]{IDENT})*\s+\([^()]*(?:\([^()]*\)[^()]*)*\)\s*$")
 _MODULE_HEADING_RE = re.compile(
@@ -1120,8 +1124,20 @@ class _Extractor:
                 _clean_inline(s.text).replace("`", "")) for s in reversed(section_stack)) if m), None)
             section_deprecated = any(_DEPRECATED_SECTION_RE.search(_clean_inline(s.text))
                                      for s in section_stack)
+            owner = None
+            if decision.owner_sep:
+                for sh in reversed(section_stack):
+                    om = _OWNER_HEADING_RE.match(_clean_inline(sh.text).replace("`", "").strip())
+                    if om and om.group("name").lower() not in _PROSE_WORDS:
+                        owner = om.group("name")
+                        break
             for n, (name, sig) in enumerate(decision.names):
-                if module and "." not in name and ":" not in name and decision.anchor is None:
+                if owner and "." not in name and ":" not in name:
+                    name = f"{owner}{decision.owner_sep}{name}"
+                    if sig is not None:
+                        sig = Signature(name, name + sig.text[len(sig.name):], sig.params,
+                                        sig.has_call, sig.returns)
+                elif module and "." not in name and ":" not in name and decision.anchor is None:
                     name = f"{module}.{name}"
                 if decision.anchor and n == 0:
                     name = decision.anchor
@@ -1249,6 +1265,16 @@ class _Extractor:
                        fences: dict[int, Fence], *, typed: bool) -> _Decision | None:
         spaced_ok = (h.level in self._spaced_levels or typed) and \
             re.split(r"[\s(]", raw.replace("`", "").strip(), maxsplit=1)[0].lower() not in _PROSE_WORDS
+        lead = re.match(r"^\s*`?\s*(?P<sep>[.:])(?=[A-Za-z_])", raw)
+        if lead:  # `#### :method(args)` under its class's heading
+            rest = raw.replace(lead.group(0), lead.group(0)[:-1].replace(lead.group("sep"), ""), 1)
+            decision = self._classify_text(h, rest, headings, lines, fences, typed=typed)
+            bare = _strip_emphasis(rest.replace("`", "")).strip()
+            if decision is None and re.fullmatch(IDENT, bare):
+                decision = _Decision([(bare, None)])  # `#### .x`: a field of the class
+            if decision is not None and len(decision.names) == 1:
+                decision.owner_sep = lead.group("sep")
+            return decision
         candidates = [c for c in _CODE_SPAN_RE.findall(raw)]
         spanned = bool(candidates)
         candidates.append(raw.replace("`", ""))
