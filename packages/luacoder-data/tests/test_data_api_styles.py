@@ -577,3 +577,13 @@ def test_leading_colon_entries_belong_to_their_class_section(run, jsonl, tmp_pat
     assert {n: r["kind"] for n, r in records.items()} == {
         "Timer:start": "method", "Vec2.x": "field", "Vec2:len": "method"}
     assert records["Timer:start"]["signature"] == "Timer:start(ms)"
+
+
+def test_parameter_types_in_html_spans(run, jsonl, tmp_path):
+    doc = ("## go.animate(url, duration)\n\nAnimates.\n\n**Parameters**\n\n"
+           "- `url` <span class=\"type\">string | hash</span> the game object\n"
+           "- `duration` <span class=\"type\">number</span> seconds\n")
+    _, records = convert(run, jsonl, tmp_path, ("go.md", doc))
+    assert records["go.animate"]["params"] == [
+        {"name": "url", "type": "string | hash", "description": "the game object", "optional": False},
+        {"name": "duration", "type": "number", "description": "seconds", "optional": False}]

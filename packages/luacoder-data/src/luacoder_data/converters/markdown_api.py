@@ -517,6 +517,13 @@ def _param_from_item(text: str) -> dict[str, Any] | None:
     ``name (type): desc`` · ``name - desc`` · ``[name] (type) desc`` · ``name? type desc``.
     """
     text = text.strip()
+    span_type = None
+    if "<" in text:  # Defold: `url` <span class="type">string | hash</span> the target
+        st = re.search(r"<span[^>]*class=[\"']?type[^>]*>(?P<t>.*?)</span>", text)
+        if st:
+            span_type = re.sub(r"<[^>]+>", "", st.group("t")).strip() or None
+            text = (text[: st.start()] + " " + text[st.end():]).strip()
+        text = _HTML_TAG_RE.sub("", text).strip()
     m = re.match(
         rf"^(?:\*\*|__|\*|_)?`?(?P<ob>\[)?(?P<name>\.\.\.|{IDENT}(?:\.{IDENT})*)(?P<cb>\])?(?P<q>\?)?`?"
         r"(?:\*\*|__|\*|_)?(?P<rest>.*)$", text, re.DOTALL)
@@ -558,7 +565,8 @@ def _param_from_item(text: str) -> dict[str, Any] | None:
                   or re.search(r"\boptional\b", ptype, re.IGNORECASE)):
         optional = True
         ptype = re.sub(r"^\?|\?$|,?\s*\boptional\b", "", ptype, flags=re.IGNORECASE).strip() or None
-    return {"name": name, "type": ptype, "description": description, "optional": optional}
+    return {"name": name, "type": ptype or span_type, "description": description,
+            "optional": optional}
 
 
 def _return_from_item(text: str, variant: str | None = None) -> dict[str, Any]:
