@@ -719,9 +719,9 @@ def _description_lines(lines: list[str], name: str) -> list[str]:
             table.append(line)
             continue
         flush_table()
-        if _RULE_LINE_RE.match(line):
+        if "---" in line and _RULE_LINE_RE.match(line):
             continue  # a pandoc table's rule
-        if _is_signature_span(line, name):
+        if line.lstrip()[:1] == "`" and _is_signature_span(line, name):
             continue
         if "<" in line:
             line = _STYLE_RE.sub("", line)
