@@ -328,7 +328,8 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     arrow = _ARROW_RE.match(trailer)
     if arrow and not returns:
         rtype = arrow.group("type").strip("`* ")
-        returns = [{"type": rtype, "description": ""}] if rtype else []
+        # `-> boolean, string`: two values
+        returns = [{"type": t, "description": ""} for t in _split_top(rtype) if t] if rtype else []
     sig_text = f"{name}({args.strip()})"
     return Signature(name=name, text=sig_text, params=params, returns=returns)
 
