@@ -587,3 +587,35 @@ def test_parameter_types_in_html_spans(run, jsonl, tmp_path):
     assert records["go.animate"]["params"] == [
         {"name": "url", "type": "string | hash", "description": "the game object", "optional": False},
         {"name": "duration", "type": "number", "description": "seconds", "optional": False}]
+
+
+INSPECT_STYLE = """\
+dump.lua
+========
+
+Human-readable representations of tables.
+
+```lua
+local dump = require('dump')
+assert(dump({1, 2}) == "{ 1, 2 }")
+```
+
+### Options
+
+#### options.depth
+
+Sets the maximum depth.
+
+#### options.newline & options.indent
+
+The strings used for a newline and an indent.
+"""
+
+
+def test_a_callable_module_and_headings_naming_several_options(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("dump.md", INSPECT_STYLE))
+    assert {n: r["kind"] for n, r in records.items()} == {
+        "dump": "function", "options.depth": "field", "options.newline": "field",
+        "options.indent": "field"}
+    assert records["dump"]["description"] == "Human-readable representations of tables."
+    assert records["options.indent"]["description"].startswith("The strings used")

@@ -1168,6 +1168,7 @@ class _Extractor:
         _qualify_from_examples(doc.entries, title=title)
         if title:
             _qualify_from_require(doc.entries, title, fences)
+            self._callable_module(doc, title, headings, lines, fences, line_offset)
         return doc
 
     def _list_entries(self, doc: Document, lines: list[str], headings: list[Heading],
@@ -1243,6 +1244,37 @@ class _Extractor:
                       "source": {"file": self.source_name, "line": i + 1 + line_offset}}
             doc.entries.append(Entry(record))
 
+    def _callable_module(self, doc: Document, title: str, headings: list[Heading],
+                         lines: list[str], fences: dict[int, Fence], line_offset: int) -> None:
+        """``# inspect.lua`` whose code does ``local inspect = require('inspect')`` and then
+        ``inspect(t)``: the module is itself a function, and a record."""
+        module = re.sub(r"\.lua$", "", title.strip())
+        if not re.fullmatch(IDENT, module) or any(e.record["name"] == module for e in doc.entries):
+            return
+        code = "\n".join(f.code for f in fences.values() if f.lang in ("lua", "luajit", ""))
+        if not re.search(rf"local\s+{module}\s*=\s*require\s*\(?\s*[\"'](?:[\w.]+\.)?{module}[\"']",
+                         code):
+            return
+        calls = [m.group(0) for m in re.finditer(rf"(?<![\w.:]){module}\s*\([^()\n]*\)", code)]
+        if not calls:
+            return
+        sig = next((s for s in (parse_signature(c) for c in calls)
+                    if s is not None and s.params and not any(p.get("literal") for p in s.params)),
+                   None)
+        h = next(x for x in headings if x.level == 1)
+        end = next((x.line for x in headings if x.line > h.line), len(lines))
+        desc = _paragraphs(_description_lines([ln for ln in lines[h.end:end]], module)).split("\n\n")
+        examples = [f.code.rstrip() + "\n" for f in fences.values()
+                    if re.search(rf"(?<![\w.:]){module}\s*\(", f.code)][:3]
+        record = {"name": module, "kind": "function",
+                  "signature": sig.text if sig is not None else f"{module}(...)",
+                  "params": _merge_params(sig.params, []) if sig is not None else [
+                      {"name": "...", "type": None, "description": "", "optional": True}],
+                  "returns": [], "description": desc[0] if desc else "", "examples": examples,
+                  "deprecated": False, "source": {"file": self.source_name,
+                                                  "line": h.line + 1 + line_offset}}
+        doc.entries.insert(0, Entry(record))
+
     def _classify(self, h: Heading, headings: list[Heading], lines: list[str],
                   fences: dict[int, Fence]) -> _Decision | None:
         """The API entry a heading opens (names, signatures, reject reason), None for prose."""
@@ -1290,6 +1322,10 @@ class _Extractor:
         several = _several_signatures(raw.replace("`", ""))
         if several:  # `byte(), char(), short()`: one entry for each
             return _Decision([(self._qualify(sig.name), sig) for sig in several])
+        parts = [_strip_emphasis(p.strip().strip("`")) for p in
+                 re.split(r"\s*(?:&|,|/|\band\b)\s*", raw.replace("`", " ").strip())]
+        if len(parts) > 1 and all(("." in p or ":" in p) and _is_api_name(p) for p in parts):
+            return _Decision([(self._qualify(p), None) for p in parts])  # `options.newline & options.indent`
         for cand in candidates:
             sig = parse_signature(cand, allow_spaced_bare=spanned or spaced_ok)
             if sig is not None and _is_api_name(sig.name):
