@@ -350,3 +350,76 @@ def test_module_returned_as_a_table_constructor(run, jsonl, tmp_path):
     assert set(records) == {"thing.new", "thing.free"}
     assert records["thing.new"]["params"][0]["description"] == "size"
     assert records["thing.free"]["signature"] == "thing.free(t)"
+
+
+LDOC_HTML = """\
+<!DOCTYPE html>
+<html><head><meta name="generator" content="LDoc"><title>util.strx</title></head><body>
+<h1>Module <code>util.strx</code></h1>
+<p>Extra string functions.</p>
+<dl class="function">
+    <dt>
+    <a name = "split"></a>
+    <strong>split (s[, sep])</strong>
+    </dt>
+    <dd>
+    split a string.
+    <h3>Parameters:</h3>
+    <ul>
+        <li><span class="parameter">s</span>
+            <span class="types"><a class="type" href="x">string</a></span>
+         the string
+        </li>
+        <li><span class="parameter">sep</span>
+            <span class="types"><span class="type">string</span></span>
+         a delimiter (defaults to whitespace)
+         (<em>optional</em>)
+        </li>
+    </ul>
+    <h3>Returns:</h3>
+    <ol>
+        List of parts
+    </ol>
+    <h3>Usage:</h3>
+    <ul>
+        <pre class="example">strx.split('a b')</pre>
+    </ul>
+</dd>
+    <dt>
+    <a name = "Buffer:append"></a>
+    <strong>Buffer:append (data)</strong>
+    </dt>
+    <dd>
+    appends data.
+    <h3>Parameters:</h3>
+    <ul>
+        <li><span class="parameter">data</span>
+            <span class="types"><span class="type">string</span></span>
+         bytes
+        </li>
+    </ul>
+</dd>
+</dl>
+</body></html>
+"""
+
+
+def test_ldoc_html_pages_through_api_docs(run, jsonl, tmp_path):
+    path = write(tmp_path / "docs", {"libraries/util.strx.html": LDOC_HTML,
+                                     "index.html": "<html><body><h1>Index</h1></body></html>"})
+    result, records = convert(run, jsonl, tmp_path, path, converter="api-docs")
+    assert set(records) == {"util.strx.split", "Buffer:append"}
+    split = records["util.strx.split"]
+    assert split["signature"] == "util.strx.split(s[, sep])"
+    assert split["params"] == [
+        {"name": "s", "type": "string", "description": "the string", "optional": False},
+        {"name": "sep", "type": "string", "description": "a delimiter (defaults to whitespace)",
+         "optional": True}]
+    assert split["returns"] == [{"type": None, "description": "List of parts"}]
+    assert split["examples"] == ["strx.split('a b')\n"] and split["description"] == "split a string."
+    assert records["Buffer:append"]["kind"] == "method"
+    assert "index.html: an HTML page that is not LDoc's output" in result.output
+    # markdown-api names the page and the converter that reads it
+    md = run("data", "convert", "markdown-api", path / "libraries" / "util.strx.html", "-o",
+             tmp_path / "md.jsonl")
+    assert md.exit_code == 2 and "LDoc's HTML output" in md.output and "api-docs" in md.output

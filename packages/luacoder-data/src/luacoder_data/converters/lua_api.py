@@ -2,8 +2,9 @@
 definition files -> API records (see :mod:`luacoder_data.lua_doc` for what is read).
 
 ``api-docs``: a mixed folder (``docs/*.md`` and ``library/*.lua``) in one command: markdown
-files go through ``markdown-api``'s reader, Lua files through this one, into one output where
-a name documented in both keeps its richest record.
+files go through ``markdown-api``'s reader, Lua files through this one, LDoc's HTML pages
+through :mod:`luacoder_data.ldoc_html`, into one output where a name documented in several
+keeps its richest record.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from luacoder_data.options import common_params, open_output
 from luacoder_data.outputs import Output
 
 LUA_SUFFIXES = (".lua",)
+HTML_SUFFIXES = (".html", ".htm")
 
 
 def _roots(inputs: list[str]) -> dict[str, Path]:
@@ -140,7 +142,8 @@ class ApiDocsConverter(Converter):
     """A mixed reference (markdown pages and Lua sources, files or folders) -> API records."""
 
     summary = ("API reference of any kind in one go: markdown files go to markdown-api's "
-               "reader, .lua files to lua-api's -> API records.")
+               "reader, .lua files to lua-api's, LDoc HTML pages to an LDoc HTML reader -> "
+               "API records.")
     output_kind = "api"
 
     def params(self) -> list[click.Parameter]:
@@ -151,16 +154,19 @@ class ApiDocsConverter(Converter):
 
     def run(self, inputs: list[str], output: str, *, module_names: str = "records",
             keep_duplicates: bool = False, **options: Any):
-        paths, notes = _expand_inputs(inputs, _MARKDOWN_SUFFIXES + LUA_SUFFIXES)
+        paths, notes = _expand_inputs(inputs, _MARKDOWN_SUFFIXES + LUA_SUFFIXES + HTML_SUFFIXES)
         out = open_output(output, kind="api", name="api-docs", options=options)
         with out:
             collector = MarkdownApiReader(keep_duplicates=keep_duplicates)
             lua = LuaApiReader(collector, inputs, module_names=module_names)
-            kinds = {"markdown": 0, "lua": 0}
+            kinds = {"markdown": 0, "lua": 0, "ldoc-html": 0}
             for path in paths:
-                if path.suffix.lower() in LUA_SUFFIXES:
+                suffix = path.suffix.lower()
+                if suffix in LUA_SUFFIXES:
                     lua.read(path, out)
                     kinds["lua"] += 1
+                elif suffix in HTML_SUFFIXES:
+                    kinds["ldoc-html"] += _read_ldoc_html(path, collector, out)
                 else:
                     collector.read(path, out)
                     kinds["markdown"] += 1
@@ -168,6 +174,27 @@ class ApiDocsConverter(Converter):
             out.summary.extra["files"] = kinds
             _finish(out, notes + collector.notes, paths, "api-docs")
         return out.summary
+
+
+def _read_ldoc_html(path: Path, collector: MarkdownApiReader, out: Output) -> int:
+    """One LDoc HTML page (``docs/libraries/pl.stringx.html``) into the collector; other HTML
+    pages are named in a note."""
+    from luacoder_core.records import read_text
+
+    from luacoder_data.ldoc_html import extract_ldoc_html, is_ldoc_html
+
+    text = read_text(path)
+    if not is_ldoc_html(text):
+        collector.notes.append(f"{path}: an HTML page that is not LDoc's output; no converter "
+                               "reads it (convert it to markdown first)")
+        return 0
+    _module, records = extract_ldoc_html(text, source=str(path))
+    for record in records:
+        out.count_read()
+        collector._add(record, out)
+    if not records:
+        collector.notes.append(f"{path}: LDoc HTML page without functions (an index or topic page)")
+    return 1 if records else 0
 
 
 def _finish(out: Output, notes: list[str], paths: list[Path], name: str) -> None:

@@ -1771,6 +1771,12 @@ def _expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = _MARKDOWN_SUFF
             if lua and ".lua" not in suffixes:
                 notes.append(f"{raw}: {lua} .lua file(s) not read: Lua sources are read by "
                              f"`lua-api` (or `api-docs`, which reads markdown and Lua together)")
+            for ext, what in ((".rst", "reStructuredText: convert it to markdown first, e.g. "
+                                       "`pandoc -f rst -t gfm`"),
+                              (".html", "HTML: `api-docs` reads LDoc's HTML pages")):
+                count = sum(1 for p in path.rglob(f"*{ext}") if p.is_file())
+                if count and ext not in suffixes:
+                    notes.append(f"{raw}: {count} {ext} file(s) not read ({what})")
             if not found:
                 notes.append(f"{raw}: no {'/'.join(suffixes)} file in this folder")
         elif not path.exists():
@@ -1793,9 +1799,9 @@ def sniff_markdown(path: Path, head: str) -> str | None:
     low = stripped[:4000].lower()
     if suffix in (".html", ".htm", ".xhtml") or low.startswith(("<!doctype html", "<html", "<?xml")):
         if "ldoc" in low:
-            return ("LDoc's HTML output, not markdown; read the Lua sources it was generated from "
-                    "with `lua-api` (luacoder data convert lua-api SRC_DIR -o OUT.jsonl), which "
-                    "reads the same LDoc comments")
+            return ("LDoc's HTML output, not markdown; `api-docs` reads it (luacoder data "
+                    f"convert api-docs {path} -o OUT.jsonl), and `lua-api` reads the Lua sources "
+                    "it was generated from (the same LDoc comments)")
         return ("an HTML page, not markdown; no luacoder converter reads HTML: convert it to "
                 "markdown first (e.g. `pandoc -f html -t gfm`), then use `markdown-api`")
     if suffix in (".rst", ".rest") or re.search(r"^\.\. (?:function|module|method|class|code-block|"
