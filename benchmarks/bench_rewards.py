@@ -173,10 +173,10 @@ def grpo_share(work: Path, steps: int, workers: int) -> tuple[list[tuple], Path]
         subprocess.run([luacoder, "train", "grpo", str(toy.recipe(
             work / f"grpo-{cache}.yaml", model_name_or_path=str(work / "pretrained"),
             dataset=str(data), output_dir=str(out),
-            rewards={"lua_tests": {"options": {"grading": "binary", "workers": workers,
+            rewards={"lua_tests": {"options": {"grading": "share", "workers": workers,
                                                "cache_size": cache}}, "lua_syntax": 0.2},
             num_generations=8, per_device_train_batch_size=16, max_completion_length=12,
-            learning_rate=1e-3, max_steps=steps, save_strategy="no", training_curve=False,
+            learning_rate=3e-4, max_steps=steps, save_strategy="no", training_curve=False,
             seed=0))], check=True, **quiet)
         history = json.loads((out / "trainer_state.json").read_text())["log_history"]
         logs = [e for e in history if "step_time" in e][1:]  # the first step starts the server

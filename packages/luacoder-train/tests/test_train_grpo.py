@@ -191,3 +191,40 @@ def test_luacoder_run_puts_grpo_after_dpo(tmp_path, tiny_model, problems, data_d
     assert meta["trainer"] == "grpo"
     assert meta["base_model"].startswith(str(tmp_path / "runs" / "rl" / "stages" / "dpo-"))
     assert "rewards/lua_syntax/mean" in meta["task_metrics"]
+
+
+@pytest.mark.slow
+def test_eval_on_save_scores_each_checkpoint_while_training(tmp_path, tiny_model, problems):
+    """eval_on_save runs the eval sweep on each new checkpoint; its scores land in the logs and
+    in the checkpoint's luacoder.json."""
+    pytest.importorskip("luacoder_eval")
+    api = write_jsonl(tmp_path / "api.jsonl", [{"name": "string.format"}, {"name": "table.concat"}])
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text('prompt\n"local function join(t)\n"\n"local function fmt(x)\n"\n')
+    out = tmp_path / "out"
+    recipe = grpo_recipe(tmp_path / "g.yaml", tiny_model, problems, out, rewards=["lua_syntax"],
+                         max_steps=2, save_steps=1,
+                         eval_on_save={"api_path": "api.jsonl", "test_data_path": "prompts.csv",
+                                       "report_type": "code", "max_new_tokens": 8,
+                                       "metric": "syntax_valid_rate", "min_refs": 1})
+    result = invoke(make_plugin_manager(only="train"), "train", "grpo", recipe)
+    assert result.exit_code == 0, result.output
+    for step in (1, 2):
+        meta = json.loads((out / f"checkpoint-{step}" / "luacoder.json").read_text())
+        assert 0.0 <= meta["eval"]["syntax_valid_rate"] <= 1.0
+    state = json.loads((out / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "eval/syntax_valid_rate" in e]
+    assert [e["step"] for e in logged] == [1, 2]
+    assert (out / "eval" / "report.md").is_file()
+
+
+def test_eval_on_save_config_errors(tmp_path, tiny_model, problems):
+    pm = make_plugin_manager(only="train")
+    recipe = grpo_recipe(tmp_path / "g.yaml", tiny_model, problems, tmp_path / "out",
+                         rewards=["lua_syntax"], eval_on_save="missing.yaml")
+    result = invoke(pm, "train", "grpo", recipe, "--dry-run")
+    assert result.exit_code == 2 and "eval_on_save: no eval config at" in result.output
+    recipe = grpo_recipe(tmp_path / "g.yaml", tiny_model, problems, tmp_path / "out",
+                         rewards=["lua_syntax"], eval_on_save={"base_folder": "x"})
+    result = invoke(pm, "train", "grpo", recipe, "--dry-run")
+    assert result.exit_code == 2 and "leave base_folder out" in result.output

@@ -71,6 +71,11 @@ def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dr
         notice(f"{source}: {line}")
     for line in resolved.fallbacks:
         warn(f"{source}: {line}")
+    eval_config = None
+    if resolved.options.get("eval_on_save"):
+        from luacoder_train.outputs.eval_on_save import resolve_eval_config
+
+        eval_config = resolve_eval_config(resolved.options["eval_on_save"], source)
     quiet_libraries()
     args = build_trl_args(resolved, config_cls, dry_run=dry_run)
     ctx = Context(name=trainer.name, resolved=resolved, args=args, tokenizer=None)
@@ -94,6 +99,12 @@ def run_trainer(trainer: BaseTrainer, config: dict[str, Any], *, source: str, dr
     hf_trainer = trainer.build(ctx)
     for callback in callbacks or []:
         hf_trainer.add_callback(callback)
+    if eval_config is not None:
+        from luacoder_train.outputs.eval_on_save import EvalOnSave
+
+        evaluator = EvalOnSave(eval_config, args.output_dir)
+        evaluator.trainer = hf_trainer
+        hf_trainer.add_callback(evaluator.callback())
     return train(trainer, ctx, hf_trainer)
 
 

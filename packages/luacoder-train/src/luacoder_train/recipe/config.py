@@ -54,6 +54,7 @@ BASE_KEYS: dict[str, Any] = {
     # luacoder
     "auto_resume": bool,
     "training_curve": bool,
+    "eval_on_save": str | dict | None,
 }
 
 #: values of the luacoder keys when a recipe leaves them out
@@ -80,6 +81,7 @@ BASE_DEFAULTS: dict[str, Any] = {
     "bnb_4bit_use_double_quant": True,
     "auto_resume": True,
     "training_curve": True,
+    "eval_on_save": None,
 }
 
 REQUIRED = ("model_name_or_path", "output_dir")

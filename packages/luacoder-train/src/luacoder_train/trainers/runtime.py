@@ -173,6 +173,8 @@ def _is_task_key(key: str) -> bool:
     and the ``task/`` rates and shares (values in [0, 1]-ish, not timings or counts)."""
     if key == "reward" or (key.startswith("rewards/") and key.endswith("/mean")):
         return True
+    if key.startswith("eval/") and ("pass@" in key or key.endswith(("_rate", "accuracy"))):
+        return True  # eval_on_save's scores of each checkpoint
     return key.startswith("task/") and key.endswith(("_rate", "accuracy"))
 
 
