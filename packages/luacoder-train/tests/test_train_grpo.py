@@ -198,7 +198,7 @@ def test_eval_on_save_scores_each_checkpoint_while_training(tmp_path, tiny_model
     """eval_on_save runs the eval sweep on each new checkpoint; its scores land in the logs and
     in the checkpoint's luacoder.json."""
     pytest.importorskip("luacoder_eval")
-    api = write_jsonl(tmp_path / "api.jsonl", [{"name": "string.format"}, {"name": "table.concat"}])
+    write_jsonl(tmp_path / "api.jsonl", [{"name": "string.format"}, {"name": "table.concat"}])
     prompts = tmp_path / "prompts.csv"
     prompts.write_text('prompt\n"local function join(t)\n"\n"local function fmt(x)\n"\n')
     out = tmp_path / "out"

@@ -280,6 +280,10 @@ class GRPOTrainer(BaseTrainer):
         if "reward_weights" in config and any(s.weight != 1.0 for s in self._specs):
             raise ConfigError("give reward weights either in 'rewards' or in 'reward_weights', "
                               "not both", file=source, key="reward_weights")
+        weights = config.get("reward_weights")
+        if isinstance(weights, list) and len(weights) != len(self._specs):
+            raise ConfigError(f"reward_weights has {len(weights)} weights for {len(self._specs)} "
+                              "rewards", file=source, key="reward_weights")
         registry = options.get("rewards_registry") or reward_registry()
         missing = [s for s in self._specs if s.name not in registry]
         if missing:
@@ -426,7 +430,9 @@ class GRPOTrainer(BaseTrainer):
         watch.trainer = trainer
         trainer.add_callback(watch.callback())
         trainer.luacoder_reward_timings = timings
-        original = trainer._calculate_rewards
+        original = getattr(trainer, "_calculate_rewards", None)
+        if original is None:  # another trl: no task/reward_seconds, the rest works
+            return trainer
 
         def timed_rewards(*a, **kw):
             start = time.perf_counter()
