@@ -423,3 +423,59 @@ def test_ldoc_html_pages_through_api_docs(run, jsonl, tmp_path):
     md = run("data", "convert", "markdown-api", path / "libraries" / "util.strx.html", "-o",
              tmp_path / "md.jsonl")
     assert md.exit_code == 2 and "LDoc's HTML output" in md.output and "api-docs" in md.output
+
+
+SPHINX_RST = """\
+.. _kv-module:
+
+Module kv
+=========
+
+.. module:: kv
+
+.. function:: get(key[, default])
+
+    Reads a key.
+
+    :param string key: the key
+    :param default: returned when the key is missing
+    :return: the value
+    :rtype:  string
+
+    **Example:**
+
+    .. code-block:: lua
+
+        local v = kv.get('a')
+
+.. function:: kv.path.join(part [, part ...])
+
+    :param string part: path parts
+
+.. class:: store
+
+    .. method:: close()
+
+        Closes the store.
+
+        :return: true on success
+        :rtype:  boolean
+"""
+
+
+def test_sphinx_rst_through_api_docs(run, jsonl, tmp_path):
+    path = write(tmp_path / "ref", {"kv.rst": SPHINX_RST}) / "kv.rst"
+    _, records = convert(run, jsonl, tmp_path, path, converter="api-docs")
+    assert set(records) == {"kv.get", "kv.path.join", "store:close"}
+    get = records["kv.get"]
+    assert get["params"] == [
+        {"name": "key", "type": "string", "description": "the key", "optional": False},
+        {"name": "default", "type": None, "description": "returned when the key is missing",
+         "optional": True}]
+    assert get["returns"] == [{"type": "string", "description": "the value"}]
+    assert get["examples"] == ["local v = kv.get('a')\n"] and get["description"] == "Reads a key."
+    assert [p["name"] for p in records["kv.path.join"]["params"]] == ["part", "..."]
+    close = records["store:close"]
+    assert close["kind"] == "method" and close["returns"][0]["type"] == "boolean"
+    md = run("data", "convert", "markdown-api", path, "-o", tmp_path / "md.jsonl")
+    assert md.exit_code == 2 and "Sphinx directives" in md.output and "api-docs" in md.output

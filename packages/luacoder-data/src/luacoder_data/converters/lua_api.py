@@ -3,7 +3,8 @@ definition files -> API records (see :mod:`luacoder_data.lua_doc` for what is re
 
 ``api-docs``: a mixed folder (``docs/*.md`` and ``library/*.lua``) in one command: markdown
 files go through ``markdown-api``'s reader, Lua files through this one, LDoc's HTML pages
-through :mod:`luacoder_data.ldoc_html`, into one output where a name documented in several
+through :mod:`luacoder_data.ldoc_html`, Sphinx-style reStructuredText through
+:mod:`luacoder_data.rst_api`, into one output where a name documented in several
 keeps its richest record.
 """
 
@@ -27,6 +28,7 @@ from luacoder_data.outputs import Output
 
 LUA_SUFFIXES = (".lua",)
 HTML_SUFFIXES = (".html", ".htm")
+RST_SUFFIXES = (".rst", ".rest")
 
 
 def _roots(inputs: list[str]) -> dict[str, Path]:
@@ -142,8 +144,8 @@ class ApiDocsConverter(Converter):
     """A mixed reference (markdown pages and Lua sources, files or folders) -> API records."""
 
     summary = ("API reference of any kind in one go: markdown files go to markdown-api's "
-               "reader, .lua files to lua-api's, LDoc HTML pages to an LDoc HTML reader -> "
-               "API records.")
+               "reader, .lua files to lua-api's, LDoc HTML pages and Sphinx-style "
+               "reStructuredText to their readers -> API records.")
     output_kind = "api"
 
     def params(self) -> list[click.Parameter]:
@@ -154,12 +156,13 @@ class ApiDocsConverter(Converter):
 
     def run(self, inputs: list[str], output: str, *, module_names: str = "records",
             keep_duplicates: bool = False, **options: Any):
-        paths, notes = _expand_inputs(inputs, _MARKDOWN_SUFFIXES + LUA_SUFFIXES + HTML_SUFFIXES)
+        paths, notes = _expand_inputs(inputs, _MARKDOWN_SUFFIXES + LUA_SUFFIXES + HTML_SUFFIXES
+                                      + RST_SUFFIXES)
         out = open_output(output, kind="api", name="api-docs", options=options)
         with out:
             collector = MarkdownApiReader(keep_duplicates=keep_duplicates)
             lua = LuaApiReader(collector, inputs, module_names=module_names)
-            kinds = {"markdown": 0, "lua": 0, "ldoc-html": 0}
+            kinds = {"markdown": 0, "lua": 0, "ldoc-html": 0, "rst": 0}
             for path in paths:
                 suffix = path.suffix.lower()
                 if suffix in LUA_SUFFIXES:
@@ -167,6 +170,8 @@ class ApiDocsConverter(Converter):
                     kinds["lua"] += 1
                 elif suffix in HTML_SUFFIXES:
                     kinds["ldoc-html"] += _read_ldoc_html(path, collector, out)
+                elif suffix in RST_SUFFIXES:
+                    kinds["rst"] += _read_rst(path, collector, out)
                 else:
                     collector.read(path, out)
                     kinds["markdown"] += 1
@@ -194,6 +199,24 @@ def _read_ldoc_html(path: Path, collector: MarkdownApiReader, out: Output) -> in
         collector._add(record, out)
     if not records:
         collector.notes.append(f"{path}: LDoc HTML page without functions (an index or topic page)")
+    return 1 if records else 0
+
+
+def _read_rst(path: Path, collector: MarkdownApiReader, out: Output) -> int:
+    """A reStructuredText page with Sphinx domain directives (``.. function:: fio.open(...)``)."""
+    from luacoder_core.records import read_text
+
+    from luacoder_data.rst_api import extract_rst_api, looks_like_sphinx_rst
+
+    text = read_text(path)
+    if not looks_like_sphinx_rst(text):
+        collector.notes.append(f"{path}: reStructuredText without `.. function::` directives; "
+                               "convert it to markdown first (`pandoc -f rst -t gfm`)")
+        return 0
+    records = extract_rst_api(text, source=str(path))
+    for record in records:
+        out.count_read()
+        collector._add(record, out)
     return 1 if records else 0
 
 

@@ -1771,8 +1771,8 @@ def _expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = _MARKDOWN_SUFF
             if lua and ".lua" not in suffixes:
                 notes.append(f"{raw}: {lua} .lua file(s) not read: Lua sources are read by "
                              f"`lua-api` (or `api-docs`, which reads markdown and Lua together)")
-            for ext, what in ((".rst", "reStructuredText: convert it to markdown first, e.g. "
-                                       "`pandoc -f rst -t gfm`"),
+            for ext, what in ((".rst", "reStructuredText: `api-docs` reads Sphinx-style pages, "
+                                       "`pandoc -f rst -t gfm` converts the others"),
                               (".html", "HTML: `api-docs` reads LDoc's HTML pages")):
                 count = sum(1 for p in path.rglob(f"*{ext}") if p.is_file())
                 if count and ext not in suffixes:
@@ -1806,6 +1806,9 @@ def sniff_markdown(path: Path, head: str) -> str | None:
                 "markdown first (e.g. `pandoc -f html -t gfm`), then use `markdown-api`")
     if suffix in (".rst", ".rest") or re.search(r"^\.\. (?:function|module|method|class|code-block|"
                                                 r"_[\w-]+|toctree)::?", head, re.MULTILINE):
+        if re.search(r"^\s*\.\.\s+(?:lua:)?(?:function|method|module|class)::", head, re.MULTILINE):
+            return ("reStructuredText with Sphinx directives (`.. function::`), not markdown; "
+                    f"`api-docs` reads it (luacoder data convert api-docs {path} -o OUT.jsonl)")
         return ("reStructuredText, not markdown; no luacoder converter reads it: convert it first "
                 "(`pandoc -f rst -t gfm FILE -o FILE.md`), then use `markdown-api`")
     if suffix in (".txt", ".json", ".jsonl", ".yaml", ".yml", ".toml", ".c", ".h", ".py", ".js"):
@@ -1986,7 +1989,7 @@ class MarkdownApiReader:
 
     def read(self, path: Path, out: Output) -> int:
         """Extract ``path``'s entries; returns how many API entries it held."""
-        problem = sniff_markdown(path, head_text(path))
+        problem = sniff_markdown(path, head_text(path, 65536))
         if problem:
             self.notes.append(f"{path}: {problem}")
             return 0
