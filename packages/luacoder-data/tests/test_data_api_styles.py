@@ -619,3 +619,17 @@ def test_a_callable_module_and_headings_naming_several_options(run, jsonl, tmp_p
         "options.indent": "field"}
     assert records["dump"]["description"] == "Human-readable representations of tables."
     assert records["options.indent"]["description"].startswith("The strings used")
+
+
+def test_one_page_per_global_function_and_bare_bullet_lists(run, jsonl, tmp_path):
+    page = ("# circ\n\n`circ(x, y, radius)`\n\n## Parameters\n\n"
+            "* **x, y** : the coordinates of the center\n* **radius** : the radius in pixels\n")
+    _, records = convert(run, jsonl, tmp_path, ("circ.md", page))
+    assert [(p["name"], p["description"]) for p in records["circ"]["params"]] == [
+        ("x", "the coordinates of the center"), ("y", "the coordinates of the center"),
+        ("radius", "the radius in pixels")]
+    bullets = ("# serial\n\n## Functions\n\n* `line(data, options)`: one line.\n"
+               "* `block(data, options)` - indented.\n* `dump(data)` - loadable.\n"
+               "* `print(x)` - a Lua global, not this library's.\n")
+    _, records = convert(run, jsonl, tmp_path / "b", ("serial.md", bullets))
+    assert set(records) == {"line", "block", "dump"}

@@ -373,6 +373,13 @@ class Fence:
 
 
 _LIST_HEADS = frozenset("-*+0123456789")
+_SEVERAL_PARAMS_RE = re.compile(
+    rf"^(?:\*\*|__|`)(?P<names>{IDENT}(?:\s*,\s*{IDENT})+)(?:\*\*|__|`)(?P<rest>\s*[:\-—–].*)$",
+    re.DOTALL)
+_LUA_GLOBALS = frozenset(
+    "assert collectgarbage dofile error getmetatable ipairs load loadfile next pairs pcall print "
+    "rawequal rawget rawlen rawset require select setmetatable tonumber tostring type unpack "
+    "xpcall".split())
 _LONE_SIG_RE = re.compile(r"^\s{0,3}(?P<b>\*\*|__)?(?P<c>`)?(?P<sig>[A-Za-z_][^`*]*?\))(?P=c)?(?P=b)?\s*$")
 _LIST_SIG_RE = re.compile(r"^\s{0,3}[-*+]\s+(?:\*\*|__)?`(?P<sig>[^`]+)`(?:\*\*|__)?(?P<rest>(?:\s*[:\-—–]\s|\s*$|\s+\S).*)$")
 
@@ -1225,7 +1232,7 @@ class _Extractor:
             if not m:
                 continue
             sig = parse_signature(m.group("sig"))
-            if sig is None or not ("." in sig.name or ":" in sig.name) or not _is_api_name(sig.name) \
+            if sig is None or not _is_api_name(sig.name) or sig.name in _LUA_GLOBALS \
                     or any(p.get("literal") for p in sig.params):
                 continue
             found.append((i, sig, m.group("rest")))
@@ -1645,6 +1652,13 @@ class _Extractor:
                 sub = re.sub(r"\s+", " ", text.replace("\n", " ")).replace("`", "").strip()
                 out[-1]["description"] = (out[-1]["description"] + ("; " if out[-1]["description"] else "")
                                           + sub).strip()
+                continue
+            several = _SEVERAL_PARAMS_RE.match(text)
+            if several:  # `**x, y** : the coordinates`: one description, two parameters
+                rest = re.sub(r"^\s*[:\-—–]\s*", "", several.group("rest")).strip()
+                for pname in re.split(r"\s*,\s*", several.group("names")):
+                    out.append({"name": pname, "type": None, "description": rest,
+                                "optional": False})
                 continue
             p = _param_from_item(text)
             if p is not None:
