@@ -141,6 +141,8 @@ def _clean_inline(text: str) -> str:
 
 def _strip_emphasis(text: str) -> str:
     text = text.strip()
+    if text[:1] not in ("*", "_", "~"):
+        return text
     for mark in ("***", "**", "__", "*", "_", "~~"):
         if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
             text = text[len(mark):-len(mark)].strip()
@@ -929,6 +931,8 @@ def _split_top(text: str) -> list[str]:
 
 def _several_signatures(text: str) -> list[Signature] | None:
     """``byte(), char(), short()``: several signatures written in one heading."""
+    if ")," not in text.replace(" ", ""):
+        return None
     parts = _split_top(text)
     if len(parts) < 2:
         return None
@@ -1330,7 +1334,8 @@ class _Extractor:
         if several:  # `byte(), char(), short()`: one entry for each
             return _Decision([(self._qualify(sig.name), sig) for sig in several])
         parts = [_strip_emphasis(p.strip().strip("`")) for p in
-                 re.split(r"\s*(?:&|,|/|\band\b)\s*", raw.replace("`", " ").strip())]
+                 re.split(r"\s*(?:&|,|/|\band\b)\s*", raw.replace("`", " ").strip())] \
+            if re.search(r"[&,/]|\band\b", raw) else []
         if len(parts) > 1 and all(("." in p or ":" in p) and _is_api_name(p) for p in parts):
             return _Decision([(self._qualify(p), None) for p in parts])  # `options.newline & options.indent`
         for cand in candidates:
