@@ -319,6 +319,14 @@ def test_broken_code_still_gives_its_functions(run, jsonl, tmp_path):
     assert records["lib.later"]["params"][0]["type"] == "string"
 
 
+def test_emmylua_vararg(run, jsonl, tmp_path):
+    code = "---@meta\n\n---Logs.\n---@param fmt string\n---@vararg any\nfunction log.info(fmt, ...) end\n"
+    path = write(tmp_path, {"log.lua": code}) / "log.lua"
+    _, records = convert(run, jsonl, tmp_path, path)
+    assert records["log.info"]["params"][1] == {"name": "...", "type": "any", "description": "",
+                                                "optional": True}
+
+
 def test_callbacks_typed_as_functions(run, jsonl, tmp_path):
     code = ("---@meta\n\n---\n---Called every frame.\n---\n"
             "---@type fun(dt: number, extra?: string):boolean\ngame.update = nil\n\n"

@@ -897,6 +897,10 @@ def _function_record(name: str, d: Decl, b: DocBlock | None, source: str, known:
             p = _param_from_tag(tag, text, luals=luals, known=known)
             if p is not None and p["name"] not in ("self",):
                 documented.setdefault(p["name"], p)
+        elif tag == "vararg":  # EmmyLua's older `---@vararg string`
+            vtype, vdesc = read_type(text)
+            documented.setdefault("...", {"name": "...", "type": vtype or None,
+                                          "description": _clean_desc(vdesc), "optional": True})
         elif tag in ("return", "treturn"):
             returns.extend(_returns_from_tag(tag, text, luals=luals))
         elif tag == "overload":
