@@ -487,3 +487,13 @@ def test_sphinx_rst_through_api_docs(run, jsonl, tmp_path):
     assert close["kind"] == "method" and close["returns"][0]["type"] == "boolean"
     md = run("data", "convert", "markdown-api", path, "-o", tmp_path / "md.jsonl")
     assert md.exit_code == 2 and "Sphinx directives" in md.output and "api-docs" in md.output
+
+
+def test_patches_of_lua_itself_and_underscore_names_are_not_the_library(run, jsonl, tmp_path):
+    lib = ("local M = {}\n\n--- Runs.\nfunction M.run() end\n\nfunction M._helper() end\n"
+           "M.private = {}\nfunction M.private._x() end\n\nos.exit = function(code) end\n\nreturn M\n")
+    meta = "---@meta\n\n---Exits.\n---@param code? integer\nfunction os.exit(code) end\n"
+    folder = write(tmp_path / "src", {"runner.lua": lib, "meta/os.lua": meta})
+    _, records = convert(run, jsonl, tmp_path, folder)
+    assert {n for n, r in records.items() if r["kind"] == "function"} == {"runner.run", "os.exit"}
+    assert records["os.exit"]["source"]["file"].endswith("os.lua")  # the ---@meta declaration

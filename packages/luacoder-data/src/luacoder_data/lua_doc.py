@@ -45,6 +45,7 @@ _LDOC_TYPE_TAGS = {"string": "string", "int": "integer", "number": "number", "bo
                    "array": "table", "thread": "thread", "userdata": "userdata"}
 _STD_TYPES = frozenset("nil any boolean string number integer function table thread userdata "
                        "lightuserdata unknown self void".split())
+_STD_ROOTS = frozenset("string table math os io coroutine debug package utf8 bit32 _G".split())
 _PRIVATE_LOCALS = frozenset({"M", "_M", "mod", "module", "lib", "exports", "P", "_"})
 
 
@@ -653,10 +654,18 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
     local_funcs: dict[str, tuple[Decl, DocBlock | None]] = {}
     emitted: dict[str, dict[str, Any]] = {}
 
+    is_meta = bool(re.search(r"^\s*---\s*@meta\b", code, re.MULTILINE))
+
     def add(rec: dict[str, Any]) -> None:
-        if rec["name"] in emitted:
+        name = rec["name"]
+        if name in emitted:
             return
-        emitted[rec["name"]] = rec
+        segments = re.split(r"[.:]", name)
+        if any(seg.startswith("_") for seg in segments[1:]):
+            return  # `M._helper`, `M.private._x`: private by convention
+        if not is_meta and len(segments) > 1 and segments[0] in _STD_ROOTS:
+            return  # `os.exit = ...` in a library is a patch of Lua's own API, not the library's
+        emitted[name] = rec
         records.append(rec)
 
     if module_tag:
