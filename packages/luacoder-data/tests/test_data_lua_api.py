@@ -497,3 +497,15 @@ def test_patches_of_lua_itself_and_underscore_names_are_not_the_library(run, jso
     _, records = convert(run, jsonl, tmp_path, folder)
     assert {n for n, r in records.items() if r["kind"] == "function"} == {"runner.run", "os.exit"}
     assert records["os.exit"]["source"]["file"].endswith("os.lua")  # the ---@meta declaration
+
+
+def test_module_names_from_repository_layouts(run, jsonl, tmp_path):
+    from luacoder_data.lua_doc import module_name_for
+
+    root = Path("/corpus")
+    assert module_name_for(root / "owner__repo/kong/plugins/acl/acls.lua", root) == "kong.plugins.acl.acls"
+    assert module_name_for(root / "lua-resty-core/lib/resty/core/worker.lua", root) == "resty.core.worker"
+    assert module_name_for(root / "luvit/deps/fs.lua", root) == "fs"
+    assert module_name_for(root / "pl/init.lua", root) == "pl"
+    assert module_name_for(root / "kong/plugins/proxy-cache/strategies/memory.lua", root) == "memory"
+    assert module_name_for(root / "deps/http-codec.lua", root) == ""  # no Lua name: not invented

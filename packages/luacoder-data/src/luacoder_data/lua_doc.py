@@ -534,18 +534,32 @@ def _assignment(tokens: list, i: int, *, local: bool) -> Decl | None:
 # ------------------------------------------------------------------------------------------------
 
 
+_SOURCE_DIRS = frozenset("lua lib libs src deps library modules share types meta".split())
+
+
 def module_name_for(path: Path, root: Path | None) -> str:
-    """``lua/pl/stringx.lua`` under ``root`` -> ``pl.stringx``; ``x/init.lua`` -> ``x``."""
+    """The name ``require`` gives a file: ``lua/pl/stringx.lua`` -> ``pl.stringx``,
+    ``x/init.lua`` -> ``x``; counted after the last source folder (``lua/``, ``lib/``,
+    ``src/``, ...) and after a repository folder (``owner__repo``, ``lua-resty-core``). A path
+    that is not a name chain (``proxy-cache/strategies/memory.lua``) gives its file's name."""
     try:
         rel = path.relative_to(root) if root is not None else Path(path.name)
     except ValueError:
         rel = Path(path.name)
     parts = list(rel.with_suffix("").parts)
-    while parts and parts[0] in ("lua", "src", "lib", "library", "types", "meta", "."):
-        parts = parts[1:]
+    cut = 0
+    for k, part in enumerate(parts[:-1]):
+        if part in _SOURCE_DIRS or "__" in part or part in (".", ""):
+            cut = k + 1
+    parts = parts[cut:]
+    while len(parts) > 1 and not re.fullmatch(IDENT, parts[0]):
+        parts = parts[1:]  # a leading repository folder: `lua-resty-core/...`
     if parts and parts[-1] == "init" and len(parts) > 1:
         parts = parts[:-1]
-    return ".".join(p for p in parts if re.fullmatch(IDENT, p)) or path.stem
+    if parts and all(re.fullmatch(IDENT, p) for p in parts):
+        return ".".join(parts)
+    stem = path.stem if path.stem != "init" else path.parent.name
+    return stem if re.fullmatch(IDENT, stem) else ""  # `http-codec.lua`: no Lua name for it
 
 
 @dataclass
@@ -626,7 +640,7 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                 local_class[d.name] = cls
     returned = re.findall(rf"^return\s+({IDENT})\s*;?\s*(?:--.*)?$", code, re.MULTILINE)
     returned_name = returned[-1] if returned else None
-    mod_name = module_tag or module
+    mod_name = module_tag or module or None
 
     def public_names(declared: str) -> list[str]:
         """The names a declaration is reached by from outside the file ([] when private)."""
