@@ -150,7 +150,7 @@ def bind_rewards(specs: list[RewardSpec], registry, context: dict[str, Any], sou
 
 class RewardCall:
     """What trl calls for one reward: the plugin's callable, its task metrics logged under
-    ``task/`` and its wall time under ``task/reward_seconds``."""
+    ``task/`` and its wall time under ``task/reward_seconds/<name>``."""
 
     def __init__(self, spec: RewardSpec, timings: dict[str, float]) -> None:
         self.spec = spec
@@ -164,7 +164,10 @@ class RewardCall:
                 name if "/" in name else f"task/{name}", value)
         start = time.perf_counter()
         scores = self.spec.fn(prompts, completions, **columns)
-        self.timings[self.spec.name] = self.timings.get(self.spec.name, 0.0) + time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        self.timings[self.spec.name] = self.timings.get(self.spec.name, 0.0) + seconds
+        if callable(log_metric):
+            log_metric(f"task/reward_seconds/{self.spec.name}", seconds)
         return scores
 
 
