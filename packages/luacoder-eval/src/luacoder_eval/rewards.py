@@ -175,7 +175,7 @@ class LuaTests(Reward):
     """Share of the problem's assertions the completion passes (or pass/fail), in the sandbox."""
 
     summary = ("Passes the problem's tests (MultiPL-E 'tests' column) in the eval sandbox's "
-               "worker processes; share of assertions or binary")
+               "worker processes; graded by share of assertions, prefix or binary")
 
     def bind(self, options: dict[str, Any], context: dict[str, Any]) -> Any:
         from luacoder_core.config import closest
