@@ -186,11 +186,19 @@ def split_params(args: str) -> list[dict[str, Any]] | None:
     quote = None
     token = ""
     token_optional: bool | None = None  # bracket depth when the token's first character came
+    angle = 0  # `Dictionary<string, bool>`: a generic type's comma splits no parameter
     for ch in args + ",":
         if quote:
             token += ch
             if ch == quote:
                 quote = None
+            continue
+        if ch == "<" and token[-1:].isalnum():
+            angle += 1
+        elif ch == ">" and angle and token[-1:] != "-":
+            angle -= 1
+        if angle and ch == ",":
+            token += ch
             continue
         if ch == "[" and depth == 0:
             depth_sq += 1
@@ -223,7 +231,7 @@ def split_params(args: str) -> list[dict[str, Any]] | None:
 
 
 _PARAM_TOKEN_RE = re.compile(
-    rf"^(?P<name>\.\.\.|{IDENT})(?P<dots>\.\.\.?)?(?P<q>\?)?(?:\s*:\s*(?P<type>[^=]+?))?"
+    rf"^(?P<pre>\.\.\.(?={IDENT}))?(?P<name>\.\.\.|{IDENT})(?P<dots>\.\.\.?)?(?P<q>\?)?(?:\s*:\s*(?P<type>[^=]+?))?"
     r"(?:\s*=\s*(?P<default>.+))?$")
 
 
@@ -234,7 +242,7 @@ def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
     m = _PARAM_TOKEN_RE.match(raw)
     if m:
         name = m.group("name")  # keywords too: docs name parameters `repeat`, `end`
-        vararg = name == "..." or bool(m.group("dots"))  # `args...`: a named vararg
+        vararg = name == "..." or bool(m.group("dots") or m.group("pre"))  # `args...`, `...args`
         opt = optional or bool(m.group("q")) or m.group("default") is not None or vararg
         param: dict[str, Any] = {"name": name, "optional": opt}
         if vararg and name != "...":
@@ -250,9 +258,9 @@ def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
     if re.match(r'^(?:"[^"]*"|\'[^\']*\'|\{.*\}|-?\d[\d.]*|true|false|nil|function\s*\(.*)$', raw,
                 re.DOTALL):
         return {"name": raw, "optional": optional, "literal": True}
-    m = re.match(rf"^{IDENT}(?:\|{IDENT})+$", raw)
+    m = re.match(rf"^{IDENT}(?:\s*\|\s*{IDENT})+$", raw)
     if m:  # `scatter(dim, index, src|val)`: one parameter, either of two names
-        return {"name": raw, "optional": optional}
+        return {"name": re.sub(r"\s+", "", raw), "optional": optional}
     m = re.match(rf"^(?P<type>{IDENT}(?:\|{IDENT})*)\s+(?P<name>{IDENT})(?P<q>\?)?$", raw)
     if m:  # "string path" (typed C-like signatures)
         return {"name": m.group("name"), "type": m.group("type"),
@@ -289,7 +297,7 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     text = _strip_emphasis(text)
     if not text:
         return None
-    text = re.sub(r"^function\s+", "", text)
+    text = re.sub(r"^(?:(?:static|async|abstract|export|public)\s+)*(?:function\s+)?", "", text)
     if "require" in text:  # `require('telescope.builtin').find_files(opts)`
         text = _REQUIRE_CALL_RE.sub(lambda m: (m.group("pre") or "") + m.group("mod"), text, count=1)
     assign = _ASSIGN_RE.match(text)
@@ -892,6 +900,7 @@ class _Decision:
     returns: list[dict[str, Any]] = field(default_factory=list)
     anchor: str | None = None  # the full name from a `{#a.b.c}` attribute
     owner_sep: str | None = None  # `:method` / `.field`: the name belongs to its section's class
+    field_type: str | None = None  # `Knit.Services: [Service]`: a field and its type
 
 
 # first words of prose headings that look like `name (args)`: "Example (advanced)"
@@ -1166,6 +1175,8 @@ class _Extractor:
                     record["kind"] = decision.kind
                 if decision.returns and not record["returns"]:
                     record["returns"] = [dict(r) for r in decision.returns]
+                if decision.field_type and record["kind"] == "field" and not record.get("type"):
+                    record["type"] = decision.field_type
                 if section_deprecated:
                     record["deprecated"] = True
                 record["source"]["line"] += line_offset
@@ -1344,7 +1355,18 @@ class _Extractor:
                 if len(candidates) > 1 and cand == candidates[-1] and not raw.lstrip().startswith(
                         ("`", sig.name)):
                     continue
+                if spanned and not sig.returns and cand != candidates[-1]:
+                    # `### \`Knit.Start()\` -> \`Promise\``: the return type after the span
+                    after = re.search(rf"{re.escape(cand)}`\s*(?:->|→|=>)\s*`?(?P<t>[^`]+?)`?\s*$", raw)
+                    if after:
+                        sig.returns = [{"type": t, "description": ""}
+                                       for t in _split_top(after.group("t")) if t]
                 return _Decision([(self._qualify(sig.name), sig)])
+        for cand in candidates if spanned else [raw]:
+            typed_field = _typed_field(cand, spanned)
+            if typed_field:  # `### \`Knit.Services: [Service]\``: a field with its type
+                return _Decision([(self._qualify(typed_field[0]), None)],
+                                 field_type=typed_field[1])
         plain = _strip_emphasis(raw.replace("`", "")).strip()
         plain = re.sub(r"\s*\(\s*\)$", "", plain)
         deprecated_mark = re.search(r"\s*\(deprecated\)\s*$", plain, re.IGNORECASE)
@@ -1367,6 +1389,10 @@ class _Extractor:
                     _is_api_name(sig.name):
                 name = sig.name if ("." in sig.name or ":" in sig.name or "." not in plain) else plain
                 return _Decision([(self._qualify(name), sig)])
+            typed_field = _typed_field(text, True) if kind in ("code", "syntax") else None
+            if typed_field and last_segment(typed_field[0]) == last_segment(plain):
+                # `static defaultProps: Dictionary<any, any>` under `### defaultProps`
+                return _Decision([(self._qualify(plain), None)], field_type=typed_field[1])
             if kind == "syntax":
                 if _directive_like(text, plain) and "." not in plain and ":" not in plain:
                     return _Decision([(plain, None)], reject="nginx directive, not a Lua function")
@@ -1693,6 +1719,24 @@ def _is_label_heading(text: str) -> bool:
 def _clean_syntax(text: str) -> str:
     text = _strip_emphasis(_clean_inline(text)).strip().strip("`").strip()
     return _strip_emphasis(text)
+
+
+_TYPED_FIELD_RE = re.compile(
+    rf"^(?:(?:static|readonly|const)\s+)*(?P<name>{IDENT}(?:\.{IDENT})*)\??\s*:\s+"
+    r"(?P<type>[A-Za-z_{\[(\"'][^`]{0,60})$")
+
+
+def _typed_field(text: str, spanned: bool) -> tuple[str, str] | None:
+    """``Knit.Services: [Service]`` / ``static defaultProps: Dictionary<any, any>``: a field
+    name and its type (a dotted name, or any name where the text is a code span - never prose
+    like "Note: see below")."""
+    m = _TYPED_FIELD_RE.match(_strip_emphasis(text.strip().strip("`")).strip())
+    if not m or not (spanned or "." in m.group("name")):
+        return None
+    ptype = m.group("type").strip()
+    if len(ptype.split()) > 4 and not re.search(r"[<{\[(|]", ptype):
+        return None  # a sentence, not a type
+    return m.group("name"), ptype
 
 
 def _field_from_syntax(text: str, heading_name: str) -> str | None:

@@ -1,0 +1,102 @@
+"""``markdown-api`` on further reference styles met in real projects' documentation (each
+fixture is a small document written for these tests in that style): typed field headings and
+Luau-like signatures, headings without a space after the hashes, admonitions, pages with no
+heading named by their file, and sections that name the module their functions are loaded into."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def convert(run, jsonl, tmp_path: Path, *docs: tuple[str, str], args: tuple = (), ok=True):
+    paths = []
+    for name, text in docs:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    out = tmp_path / "api.jsonl"
+    result = run("data", "convert", "markdown-api", *paths, "-o", out, *args, ok=ok)
+    records = jsonl[1](out) if out.exists() else []
+    return result, {r["name"]: r for r in records}
+
+
+TYPED = """\
+## Hub
+
+### `Hub.Workers: {Worker}`
+
+Every worker the hub started.
+
+### `Hub.Mode: EnumList`
+
+How workers are found.
+
+### `Hub.Launch()` -> `Promise`
+
+Starts the hub.
+
+### `Hub.Scan(mode: Mode, ...folders)`
+
+Finds workers in the folders.
+
+### `Hub.Configure(settings: Map<string, boolean>) -> ()`
+
+Sets options.
+
+## Worker
+
+### `Worker.Label: string`
+
+Its name.
+
+### `Worker:Boot()` -> `()`
+
+Called once.
+
+## Lifecycle
+
+### defaults
+```
+static defaults: Map<any, any>
+```
+
+Values for missing props.
+
+### refresh
+```
+refresh(patch | updater) -> ()
+```
+
+Requests an update.
+
+### check
+```
+static check(props) -> (false, string) | true
+```
+
+Validates props.
+
+### Note: fields are read-only
+
+Prose, not an entry.
+"""
+
+
+def test_typed_field_headings_and_luau_signatures(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("hub.md", TYPED))
+    assert set(records) == {"Hub.Workers", "Hub.Mode", "Hub.Launch", "Hub.Scan", "Hub.Configure",
+                            "Worker.Label", "Worker:Boot", "defaults", "refresh", "check"}
+    assert records["Hub.Workers"]["kind"] == "field"
+    assert records["Hub.Workers"]["type"] == "{Worker}"
+    assert records["Worker.Label"]["type"] == "string"
+    assert records["defaults"]["type"] == "Map<any, any>"
+    scan = records["Hub.Scan"]["params"]
+    assert [(p["name"], p["optional"], p.get("vararg", False)) for p in scan] == [
+        ("mode", False, False), ("folders", True, True)]
+    conf = records["Hub.Configure"]["params"]
+    assert [(p["name"], p["type"]) for p in conf] == [("settings", "Map<string, boolean>")]
+    assert [p["name"] for p in records["refresh"]["params"]] == ["patch|updater"]
+    assert records["check"]["kind"] == "function"
+    assert records["check"]["signature"] == "check(props)"
+    assert records["Hub.Launch"]["returns"] == [{"type": "Promise", "description": ""}]
