@@ -77,11 +77,22 @@ def test_chat_answers_run_their_code_blocks(lua_tests):
     assert scores == [1.0, 0.0, 0.5]
 
 
-def test_programs_never_run_in_the_calling_process(lua_tests):
-    """A program that would end the process (os.exit) or write a file runs in a worker."""
-    scores, _ = score(lua_tests, ["  os.exit(3)\nend\n", "  io.open('/tmp/x', 'w')\nend\n"])
-    assert scores == [0.0, 0.0]
-    assert os.getpid() > 0  # still here
+def test_programs_run_in_a_server_process_without_the_trainers_libraries(lua_tests):
+    """The programs run in workers forked from a separate server process, which never loaded
+    torch (the trainer's model is not copied into processes that run generated code)."""
+    import torch  # noqa: F401 - the caller is a trainer
+
+    fn = lua_tests.bind({}, {"report_type": "code"})
+    n = 2
+    scores = fn([PROMPT] * n, ["  os.exit(3)\nend\n", "  io.open('/tmp/x', 'w')\nend\n"],
+                tests=[TESTS] * n, stop_tokens=[STOPS] * n)
+    assert scores == [0.0, 0.0]  # os.exit and io fail the program; this process lives on
+    server = fn._server.process
+    assert server.pid != os.getpid() and server.poll() is None
+    maps = open(f"/proc/{server.pid}/maps").read()
+    assert "libtorch" not in maps and "lupa" in maps
+    fn._server.close()
+    assert server.poll() is not None
 
 
 def test_bad_options_are_named(lua_tests):
