@@ -100,3 +100,62 @@ def test_typed_field_headings_and_luau_signatures(run, jsonl, tmp_path):
     assert records["check"]["kind"] == "function"
     assert records["check"]["signature"] == "check(props)"
     assert records["Hub.Launch"]["returns"] == [{"type": "Promise", "description": ""}]
+
+
+ICONS = """\
+The `Clock` class is a global class which measures time.
+
+!!!important "Read this first"
+    `Clock` never blocks.
+
+##Function Summary
+
+Function Name | Description | Return
+-- | -- | --
+after([<span class="tag flo"></span>](types)&nbsp;seconds) | Waits. | [<span class="ret int"></span>](types)
+
+##Function Details
+
+###after(...)
+
+[<span class="ret int"></span>](types)&nbsp;Runs a function after a delay.
+
+!!!info "after(callback, seconds, times)"
+    * [<span class="tag fun"></span>](types) **callback**: What to run.
+    * [<span class="tag flo"></span>](types) **seconds**: How long to wait.
+    * [<span class="tag int"></span>](types) **times**: How many runs.
+        * {>>Optional, defaults to `1`.<<}
+
+!!!example
+    Prints after one second.
+    ``` Lua
+    Clock.after(function() print("tick") end, 1)
+    ```
+
+###cancel(...)
+
+Stops a scheduled function.
+
+!!!info "cancel(id)"
+    * [<span class="tag int"></span>](types) **id**: The id `after` returned.
+
+!!!example
+    ``` Lua
+    local id = Clock.after(function() end, 5)
+    Clock.cancel(id)
+    ```
+"""
+
+
+def test_headings_without_a_space_admonitions_and_icon_types(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("clock.md", ICONS))
+    assert set(records) == {"Clock.after", "Clock.cancel"}
+    after = records["Clock.after"]
+    assert after["signature"] == "Clock.after(callback, seconds, times)"
+    assert [(p["name"], p["type"], p["optional"]) for p in after["params"]] == [
+        ("callback", "function", False), ("seconds", "float", False), ("times", "integer", True)]
+    assert after["description"].startswith("Runs a function after a delay.")
+    assert "span" not in after["description"] and "](types)" not in after["description"]
+    # the example inside the admonition is a code block, not text
+    assert after["examples"] == ['Clock.after(function() print("tick") end, 1)\n']
+    assert records["Clock.cancel"]["params"][0]["name"] == "id"

@@ -47,6 +47,56 @@ _HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 _FENCE_OPEN_RE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
 
 
+_ADMONITION_RE = re.compile(
+    r"^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]*(?P<kind>[\w-]+)(?:[ \t]+[\w -]*?)?"
+    r"(?:[ \t]*(?P<q>[\"'])(?P<title>.*)(?P=q))?[ \t]*$")
+
+
+def _admonitions(lines: list[str]) -> None:
+    """MkDocs admonitions (``!!! note "Title"`` then a body indented by four spaces or a tab),
+    in place: the header becomes its title (as a code span when the title is a signature:
+    ``!!!info "create(parameters)"``), the body is dedented so its lists and code blocks read
+    as the document's own (fences inside it are fences)."""
+    fence = None
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        head = line.lstrip()[:1]
+        if head in ("`", "~"):
+            m = _FENCE_OPEN_RE.match(line)
+            if m:
+                if fence is None:
+                    fence = m.group("fence")
+                elif m.group("fence")[0] == fence[0] and not m.group("info"):
+                    fence = None
+        if fence is not None or head not in ("!", "?"):
+            i += 1
+            continue
+        m = _ADMONITION_RE.match(line)
+        if not m:
+            i += 1
+            continue
+        indent = m.group("indent")
+        title = (m.group("title") or "").strip()
+        if title and parse_signature(title) is not None:
+            lines[i] = f"{indent}`{title}`"
+        else:
+            lines[i] = f"{indent}{title}" if title else ""
+        j = i + 1
+        while j < n:
+            body = lines[j]
+            if not body.strip():
+                j += 1
+                continue
+            rest = body[len(indent):] if body.startswith(indent) else None
+            if rest is None or not (rest.startswith("    ") or rest.startswith("\t")):
+                break
+            lines[j] = indent + (rest[4:] if rest.startswith("    ") else rest[1:])
+            j += 1
+        i += 1  # the dedented body is read again: an admonition inside it opens the same way
+
+
 def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[str]:
     """Lines of ``text`` with front matter, template tags, empty ``<a name>`` anchors and HTML
     comments blanked out (the line count stays the same, so line numbers keep pointing into the
@@ -67,6 +117,8 @@ def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[s
     joined = _HTML_COMMENT_RE.sub(lambda m: "\n" * m.group(0).count("\n"), joined)
     joined = _LIQUID_TAG_RE.sub("", joined)
     lines = joined.split("\n")
+    if "!!!" in joined or "???" in joined:
+        _admonitions(lines)
     in_fence = None
     for i, line in enumerate(lines):
         m = _FENCE_OPEN_RE.match(line) if line.lstrip()[:1] in ("`", "~") else None
@@ -361,7 +413,8 @@ def last_segment(name: str) -> str:
 # Document structure
 # ------------------------------------------------------------------------------------------------
 
-_ATX_RE = re.compile(r"^ {0,3}(?P<level>#{1,6})(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX_RE = re.compile(r"^ {0,3}(?P<level>#{1,6})(?:(?:[ \t]+|(?=[A-Za-z_`*]))(?P<text>.*?))?"
+                     r"(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_RE = re.compile(r"^ {0,3}(?P<ch>=+|-+)[ \t]*$")
 _LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d{1,9}[.)])(?:[ \t]+(?P<body>.*)|$)")
 
@@ -485,7 +538,7 @@ def _label_kind(inner: str) -> tuple[str, str | None] | None:
     return (kind, m.group("variant")) if kind else None
 
 
-_LABEL_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*$")
+_LABEL_HEADING_RE = re.compile(r"^#{1,6}\s*(?P<text>[^#\s].*?)\s*#*$")
 
 
 def match_label(line: str) -> tuple[str, str, str | None] | None:
@@ -528,6 +581,14 @@ _DEPRECATED_TEXT_RE = re.compile(
     r"@deprecated\b|\(deprecated\)|\[deprecated\])", re.IGNORECASE)
 
 
+_TYPE_ICON_RE = re.compile(
+    r"^\[\s*<span[^>]*class=[\"'][^\"']*?\b(?:tag|type|ret)[ _-](?P<t>\w+)[^>]*>\s*</span>\s*\]"
+    r"(?:\([^)]*\))?(?:&nbsp;|\s)*")
+# short type names written as icon classes (`tag str`, `ret boo`)
+_ICON_TYPES = {"str": "string", "int": "integer", "flo": "float", "boo": "boolean", "tab": "table",
+               "fun": "function", "num": "number", "obj": "object", "nil": "nil", "var": "any"}
+
+
 def _param_from_item(text: str) -> dict[str, Any] | None:
     """One parameter bullet in the common spellings, or None when it names no parameter.
 
@@ -536,6 +597,11 @@ def _param_from_item(text: str) -> dict[str, Any] | None:
     """
     text = text.strip()
     span_type = None
+    if text.startswith("[") and "<span" in text:
+        icon = _TYPE_ICON_RE.match(text)  # `[<span class="tag str"></span>](types) **id**: ...`
+        if icon:
+            span_type = _ICON_TYPES.get(icon.group("t").lower(), icon.group("t"))
+            text = text[icon.end():]
     if "<" in text:  # Defold: `url` <span class="type">string | hash</span> the target
         st = re.search(r"<span[^>]*class=[\"']?type[^>]*>(?P<t>.*?)</span>", text)
         if st:
@@ -744,6 +810,7 @@ def _description_lines(lines: list[str], name: str) -> list[str]:
         if "<" in line:
             line = _STYLE_RE.sub("", line)
             line = _HTML_TAG_RE.sub(" ", line).replace("&nbsp;", " ")
+            line = re.sub(r"\[\s*\]\([^)]*\)\s*", "", line)  # an icon link, now empty
             if not line.strip():
                 continue
         if "](#" in line:
@@ -1581,15 +1648,29 @@ class _Extractor:
                     mode = "paramhead"
                 i += 1
                 continue
+            if head == "`" and mode == "description" and sig is not None and sig.has_call:
+                lone = re.fullmatch(r"\s*`([^`]+)`\s*", line)
+                other = parse_signature(lone.group(1), allow_spaced_bare=True) if lone else None
+                if other is not None and last_segment(other.name) == last_segment(sig.name) \
+                        and other.params and other.text != sig.text \
+                        and not any(p.get("literal") for p in other.params):
+                    # `!!!info "create(parameters)"` then the parameters as a bullet list
+                    flush()
+                    signatures.append(other.text)
+                    mode, variant = "params", None
+                    i += 1
+                    continue
             block.append(line.lstrip(">").rstrip() if line.lstrip().startswith(">") else line)
             i += 1
         flush()
 
-        if sig is not None and sig.has_call and not sig.params:
-            # `# display.newRect()` with its parameters on a `## Syntax` line
+        if sig is not None and sig.has_call and all(p["name"] == "..." for p in sig.params):
+            # `# display.newRect()` with its parameters on a `## Syntax` line; `###create(...)`
+            # where `(...)` stands for the parameters given below
             for text in signatures:
                 other = parse_signature(text, allow_spaced_bare=True)
-                if other is not None and other.params and last_segment(other.name) == last_segment(sig.name):
+                if other is not None and other.params and last_segment(other.name) == last_segment(sig.name) \
+                        and not all(p["name"] == "..." for p in other.params):
                     sig = Signature(sig.name, sig.name + other.text[len(other.name):], other.params,
                                     returns=other.returns or sig.returns)
                     signatures = [s for s in signatures if s != text]
@@ -1677,10 +1758,14 @@ class _Extractor:
         if not items:
             return []
         top = min(indent for indent, _ in items)
+        second = min((indent for indent, _ in items if indent > top), default=top)
         out: list[dict[str, Any]] = []
         for indent, text in items:
             if indent > top and out:
                 sub = re.sub(r"\s+", " ", text.replace("\n", " ")).replace("`", "").strip()
+                sub = re.sub(r"\{>>|<<\}|\{\+\+|\+\+\}", "", sub).strip()  # CriticMarkup comments
+                if indent == second and re.match(r"^\W*optional\b", sub, re.IGNORECASE):
+                    out[-1]["optional"] = True  # `* {>>Optional, defaults to 1.<<}` under it
                 out[-1]["description"] = (out[-1]["description"] + ("; " if out[-1]["description"] else "")
                                           + sub).strip()
                 continue
