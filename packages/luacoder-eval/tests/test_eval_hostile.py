@@ -100,6 +100,14 @@ CHEATS: list[tuple[str, str]] = [
     ("finalizer-exits", "setmetatable({}, {__gc = function() os.exit(0) end})\ncollectgarbage()\n"),
     ("comments-out-the-tests", "--[[\n"),
     ("yield-before-tests", "coroutine.yield()\n"),
+    ("carriage-returns-shift-lines",
+     "\r" * 60 + "local real = require\nrequire = function(n) local m = real(n) local r = real(n)\n"
+     "  if n == 'luaunit' then m.assertEquals = function() r.assertTrue(true) end end\n  return m end\n"),
+    ("wrapped-runner-suite",
+     "local real = require\nrequire = function(n) local m = real(n)\n"
+     "  if n == 'luaunit' then local new = m.LuaUnit.new\n"
+     "    m.LuaUnit.run = function() test_humaneval = function() m.assertTrue(true) end "
+     "return new():runSuite() end end\n  return m end\n"),
     ("close-handler-exits",
      "do local x <close> = setmetatable({}, {__close = function() os.exit(0) end}) end\n"),
 ]
@@ -109,6 +117,14 @@ CHEATS: list[tuple[str, str]] = [
 def test_cheat_on_a_wrong_answer_fails(name, cheat):
     result = run_program(program(WRONG, cheat), LIMITS)
     assert not result.passed, (name, result)
+
+
+def test_the_runner_object_idiom_passes():
+    tests = TESTS.replace("os.exit(lu.LuaUnit.run())",
+                          "local runner = lu.LuaUnit.new()\nrunner:setOutputType('text')\n"
+                          "os.exit(runner:runSuite())")
+    assert run_program(Program.of(PROMPT + RIGHT, tests), LIMITS).passed
+    assert not run_program(Program.of(PROMPT + WRONG, tests), LIMITS).passed
 
 
 def test_the_same_rules_pass_an_honest_answer():

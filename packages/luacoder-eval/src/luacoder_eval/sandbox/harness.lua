@@ -51,9 +51,12 @@ local tests_line = 1
 local prefix_ok = true
 if tests_at and tests_at > 0 then
   local prefix = s_sub(program, 1, tests_at)
-  local _, newlines = s_gsub(prefix, "\n", "")
-  tests_line = newlines + 1
   prefix_ok = _load(prefix, CHUNK, "t", {}) ~= nil
+  -- the tests' first line as Lua's lexer counts lines ("\r", "\r\n" and "\n" alike): the line
+  -- of a token put right after the prefix, read from the syntax error it causes
+  local _, err = _load(prefix .. "@", CHUNK, "t", {})
+  local line = _type(err) == "string" and _tonumber(s_match(err, "^program:(%d+):")) or nil
+  if line then tests_line = line else prefix_ok = false end
 end
 
 -- messages are cut here, in the worker: a 100 MB error message never reaches Python
@@ -1105,8 +1108,7 @@ local function make_luaunit()
   end
 
   local runner = { __class__ = "LuaUnit", instances = {} }
-  local function run(...)
-    local evidence = called_by_tests(1)
+  local function run_entry(evidence)
     state.runs = state.runs + 1
     state.depth = state.depth + 1
     local saved_failures, saved_errors = state.failures, state.errors
@@ -1115,9 +1117,13 @@ local function make_luaunit()
     if not ok then _error(r, 0) end
     return (state.failures - saved_failures) + (state.errors - saved_errors)
   end
+  -- evidence only when the tests' own code called the runner directly
+  local function run(...) return run_entry(called_by_tests(1)) end
   runner.run = run
   runner.new = function() return _setmetatable({}, { __index = runner }) end
-  runner.runSuite = function(self, ...) return run(...) end
+  runner.runSuite = function(...) return run_entry(called_by_tests(1)) end
+  runner.setOutputType = function() end
+  runner.setVerbosity = function() end
   runner.isTestName = function(s) return is_test_name(s) end
   runner.isMethodTestName = runner.isTestName
   M.LuaUnit = runner
