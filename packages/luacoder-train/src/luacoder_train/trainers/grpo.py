@@ -206,7 +206,7 @@ class TaskMetricsWatch:
         if self.trainer is None or not self.window:
             return
         means = {k: round(sum(v) / len(v), 6) for k, v in sorted(self.window.items()) if v}
-        self.trainer.luacoder_meta["task_metrics"] = {"since_step_logs": len(self.window.get("reward", [])),
+        self.trainer.luacoder_meta["task_metrics"] = {"logs_averaged": len(self.window.get("reward", [])),
                                                       "step": step, **means}
 
 
