@@ -159,3 +159,83 @@ def test_headings_without_a_space_admonitions_and_icon_types(run, jsonl, tmp_pat
     # the example inside the admonition is a code block, not text
     assert after["examples"] == ['Clock.after(function() print("tick") end, 1)\n']
     assert records["Clock.cancel"]["params"][0]["name"] == "id"
+
+
+PAGE_COPY = """\
+Copies a folder and its files.
+
+```lua
+ok, err = fs.copytree("source", "target")
+```
+
+### Parameters ###
+
+`source` is the folder to copy.
+
+`target` is where the copy goes. It is
+created when missing.
+
+### Return Value ###
+
+**true** on success, else **nil** and a message.
+
+### Availability ###
+
+Version 2.0 or later.
+"""
+
+PAGE_MODE = """\
+Selects the build mode.
+
+```lua
+mode ("name")
+```
+
+### Parameters ###
+
+`name` is one of:
+
+* `fast`: no checks
+* `safe`
+
+### Examples ###
+
+```lua
+mode "fast"
+```
+"""
+
+PAGE_INDEX = """\
+### Files
+
+* [fs.copytree](fs.copytree.md)
+* [fs.remove](fs.remove.md)
+"""
+
+PAGE_GUIDE = """\
+Build scripts are plain Lua.
+
+```lua
+print("hello")
+```
+"""
+
+
+def test_pages_without_a_title_are_named_by_their_file(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("docs/fs.copytree.md", PAGE_COPY),
+                         ("docs/mode.md", PAGE_MODE), ("docs/Index.md", PAGE_INDEX),
+                         ("docs/guide.md", PAGE_GUIDE))
+    assert set(records) == {"fs.copytree", "mode"}  # not the index's links, not the guide
+    copy = records["fs.copytree"]
+    assert copy["signature"] == "fs.copytree(source, target)"
+    assert copy["source"]["line"] == 1
+    assert [(p["name"], p["description"]) for p in copy["params"]] == [
+        ("source", "source is the folder to copy."),
+        ("target", "target is where the copy goes. It is created when missing.")]
+    assert copy["returns"][0]["description"].startswith("**true** on success")
+    assert copy["description"].startswith("Copies a folder and its files.")
+    mode = records["mode"]
+    assert mode["signature"] == "mode(name)"
+    assert [p["name"] for p in mode["params"]] == ["name"]  # the values are not parameters
+    assert "fast" in mode["params"][0]["description"]
+    assert mode["examples"][-1] == 'mode "fast"\n'

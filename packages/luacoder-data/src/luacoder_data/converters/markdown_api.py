@@ -748,6 +748,7 @@ def _key_table(table: list[str]) -> list[dict[str, Any]] | None:
     return out
 
 
+_PARA_PARAM_RE = re.compile(rf"^`(?:{IDENT}|\.\.\.)`\s+[a-z]")  # "`source` is the path"
 _DEF_TERM_RE = re.compile(rf"^\s*`(?:\.\.\.|{IDENT})\??`\s*$")
 _DEF_DESC_RE = re.compile(r"^\s{0,3}:\s+(?P<text>.*)$")
 
@@ -1258,7 +1259,52 @@ class _Extractor:
         if title:
             _qualify_from_require(doc.entries, title, fences)
             self._callable_module(doc, title, headings, lines, fences, line_offset)
+        if not doc.entries and line_offset == 0 and title is None:
+            self._page_named_by_file(doc, lines, headings, fences)
         return doc
+
+    def _page_named_by_file(self, doc: Document, lines: list[str], headings: list[Heading],
+                            fences: dict[int, Fence]) -> None:
+        """A page with no title whose file names the function (``os.copyfile.md``: a line of
+        text, then ```` ```lua ok, err = os.copyfile("source", "destination") ``` ````, then
+        ``### Parameters ###``...): one record named by the file, its signature the call in
+        the page's first code block."""
+        stem = Path(self.source_name).name
+        stem = re.sub(r"\.(?:md|markdown|mdown|mkd|mdx)$", "", stem, flags=re.IGNORECASE)
+        if not _is_api_name(stem) or stem in _LUA_KEYWORDS:
+            return
+        first_heading = next((h.line for h in headings if not _is_label_heading(h.text)), len(lines))
+        blocks = 0
+        i = 0
+        call = re.compile(rf"^(?:local\s+)?(?:[\w?]+\s*,\s*)*(?:[\w?]+\s*=\s*)?{re.escape(stem)}"
+                          r"\s*[({\"']")
+        while i < min(len(lines), first_heading) and blocks < 4:
+            fence = fences.get(i)
+            if fence is None:
+                if lines[i].strip() and (i == 0 or not lines[i - 1].strip()):
+                    blocks += 1  # a paragraph
+                i += 1
+                continue
+            blocks += 1
+            if fence.lang not in ("lua", "luajit", ""):
+                i = fence.end
+                continue
+            text = next((ln.strip() for ln in fence.code.split("\n") if call.match(ln.strip())), None)
+            if text is None:
+                return  # the first Lua block calls something else: not this function's page
+            sig = parse_signature(text, allow_spaced_bare=True)
+            if sig is None or sig.name != stem:
+                rest = text[call.match(text).end() - 1:].strip()
+                sig = Signature(stem, f"{stem} {rest}", [], has_call=True)
+            else:  # `os.isfile("path")`: a quoted name stands for the parameter
+                sig.params = [{"name": p["name"].strip("\"'"), "type": "string", "optional": False}
+                              if p.get("literal") and re.fullmatch(rf"[\"']{IDENT}[\"']", p["name"])
+                              else p for p in sig.params]
+                sig.text = f"{stem}({', '.join(p['name'] for p in sig.params)})"
+            h = Heading(1, stem, 0, 0)
+            record = self._record(h, stem, sig, lines, fences, 0, len(lines), None)
+            doc.entries.append(Entry(record))
+            return
 
     def _list_entries(self, doc: Document, lines: list[str], headings: list[Heading],
                       fences: dict[int, Fence], api_lines: set[int], line_offset: int) -> None:
@@ -1610,10 +1656,12 @@ class _Extractor:
                     while j < end and not lines[j].strip():
                         j += 1
                     nxt = lines[j] if j < end else ""
-                    if j >= end or not (_LIST_ITEM_RE.match(nxt) or nxt.startswith(("  ", "\t"))
+                    if block and (j >= end or not (_LIST_ITEM_RE.match(nxt) or nxt.startswith(("  ", "\t"))
                                         or nxt.lstrip().startswith(("|", ":"))
-                                        or _DEF_TERM_RE.match(nxt) and mode == "params") \
-                            or j in fences:
+                                        or _DEF_TERM_RE.match(nxt) and mode == "params"
+                                        or _PARA_PARAM_RE.match(nxt) and mode == "params")
+                                      or j in fences) or not block and (j >= end or j in fences
+                                                                        or _ATX_RE.match(nxt)):
                         flush()
                         mode = "description"
                     i += 1
@@ -1621,7 +1669,9 @@ class _Extractor:
                 if block and not _LIST_ITEM_RE.match(line) and not line.startswith((" ", "\t")) \
                         and not line.lstrip().startswith("|") and mode != "phases" \
                         and not _LIST_ITEM_RE.match(block[-1]) and not block[-1].startswith((" ", "\t")) \
-                        and not _DEF_DESC_RE.match(line) and not _DEF_TERM_RE.match(line):
+                        and not _DEF_DESC_RE.match(line) and not _DEF_TERM_RE.match(line) \
+                        and not (mode == "params" and _PARA_PARAM_RE.match(block[0].strip())
+                                 and head != "#"):
                     flush()
                     mode = "description"
                 block.append(line)
@@ -1754,6 +1804,22 @@ class _Extractor:
             return out
         if any(_DEF_DESC_RE.match(ln) for ln in block):
             return _definition_params(block)
+        first = next((ln for ln in block if ln.strip()), "")
+        if _PARA_PARAM_RE.match(first.strip()):
+            # "`source` is the path to copy." - a paragraph for each parameter (a list under
+            # one, "`value` is one of:", belongs to its description)
+            out = []
+            for ln in block:
+                m = re.match(rf"^`(?P<name>{IDENT}|\.\.\.)`\s+", ln.strip()) \
+                    if _PARA_PARAM_RE.match(ln.strip()) else None
+                if m:
+                    out.append({"name": m.group("name"), "type": None, "description": "",
+                                "optional": False})
+                text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", ln.strip()).replace("`", "")
+                if out and text:
+                    sep = " " if not out[-1]["description"].endswith(":") else " "
+                    out[-1]["description"] = (out[-1]["description"] + sep + text).strip()
+            return out
         items = _parse_items(block)
         if not items:
             return []
