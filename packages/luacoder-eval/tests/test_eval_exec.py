@@ -127,3 +127,20 @@ def test_exec_bad_input(invoke, shared_data, tmp_path):
     no_tests.write_text(json.dumps({"name": "x", "prompt": "local function f()\n"}) + "\n")
     result = invoke("eval", "exec", "--problems", no_tests, "--generations", bad)
     assert result.exit_code == 2 and "key 'tests'" in result.output
+
+
+def test_lua_version_and_intervals(invoke, shared_data, tmp_path):
+    """``--lua-version 5.3`` is Debian's lua5.3 (bit32 is there); 5.4 has no bit32. Both have
+    the compatibility function math.pow. pass@k comes with its 95% interval over problems."""
+    gens = write_gens(tmp_path / "gens.jsonl", [
+        {"name": "HumanEval_23_strlen", "completions": [
+            "    return bit32.band(#string, 0xFF)\nend",
+            "    return math.tointeger(math.pow(#string, 1))\nend"]}])
+    old = exec_json(invoke, humaneval(shared_data), gens, "-k", "1", "--lua-version", "5.3")
+    new = exec_json(invoke, humaneval(shared_data), gens, "-k", "1")
+    assert old["exec_passed"] == 2
+    assert new["exec_passed"] == 1 and new["exec_failures"] == {"runtime": 1}
+    assert new["pass@1_ci95"] == [0.5, 0.5]  # one problem: no spread to measure
+    result = invoke("eval", "exec", "--problems", humaneval(shared_data), "--generations", gens,
+                    "-k", "1", "--lua-version", "5.2")
+    assert result.exit_code == 2 and "5.2" in result.output

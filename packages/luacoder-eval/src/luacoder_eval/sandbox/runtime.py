@@ -43,7 +43,8 @@ class Limits:
     #: 0 = no instruction budget (time only, full speed); else a count hook from the start
     max_instructions: int = 0
     max_memory_mb: int = 256
-    max_output: int = 65_536
+    #: captured output sent back per program (it never decides a verdict; bounded evaluator memory)
+    max_output: int = 4096
     process_memory_mb: int = 1024
     #: extra seconds the outer guard grants before it kills the worker
     grace: float = 0.5
