@@ -239,3 +239,53 @@ def test_pages_without_a_title_are_named_by_their_file(run, jsonl, tmp_path):
     assert [p["name"] for p in mode["params"]] == ["name"]  # the values are not parameters
     assert "fast" in mode["params"][0]["description"]
     assert mode["examples"][-1] == 'mode "fast"\n'
+
+
+SECTIONS = """\
+# Toolkit
+
+## Text helpers
+
+The text helpers live in:
+
+```lua
+local text = require("toolkit.text")
+```
+
+### `split(s, sep)`
+
+Splits a string.
+
+### `trim(s)`
+
+Trims spaces.
+
+## Crypto helpers
+
+```lua
+crypto = require "toolkit.crypto"
+```
+
+### `sha1(s)`
+
+Hashes a string.
+
+## Misc
+
+```lua
+local text = require("toolkit.text")
+print(text.trim("  x "))
+```
+
+### `noop()`
+
+Does nothing.
+"""
+
+
+def test_a_section_that_loads_its_module_names_its_functions(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("toolkit.md", SECTIONS))
+    # a section opened by a block that only loads a module: its bare functions are that local's;
+    # a block with other code is an example, not the section's module
+    assert set(records) == {"text.split", "text.trim", "crypto.sha1", "noop"}
+    assert records["text.split"]["signature"] == "text.split(s, sep)"

@@ -1088,7 +1088,9 @@ def _qualify_from_examples(entries: list[Entry], *, title: str | None = None) ->
             _rename(e.record, f"{klass}:{name}")
             if e.record["kind"] == "function":
                 e.record["kind"] = "method"
-        elif not klass and len(calls) == 1 and next(iter(calls)) in roots:
+        elif not klass and len(calls) == 1 and (next(iter(calls)) in roots or re.search(
+                rf"(?<![\w.]){next(iter(calls))}\s*=\s*require\b", code)):
+            # `cache = require "lapis.cache"` then `cache.delete {...}` in the entry's example
             _rename(e.record, f"{next(iter(calls))}.{name}")
     # a second entry of a name qualified above (`[LongStorage] size()` after `size(dim)`)
     qualified: dict[str, set[str]] = {}
@@ -1183,6 +1185,7 @@ class _Extractor:
     def extract(self, text: str, *, line_offset: int = 0, prepared: list[str] | None = None
                 ) -> Document:
         lines = prepared if prepared is not None else prepare_lines(text)
+        self._alias_cache: dict[int, str | None] = {}
         headings, fences = scan_structure(lines)
         doc = Document(headings=len(headings))
         # `### clear (t)`: a space before the parenthesis is a signature where the document
@@ -1228,8 +1231,18 @@ class _Extractor:
                     if om and om.group("name").lower() not in _PROSE_WORDS:
                         owner = om.group("name")
                         break
+            alias = None
+            if section_heading is not None and not module and not owner:
+                alias = self._section_alias(section_heading, headings, api_at, lines, fences)
             for n, (name, sig) in enumerate(decision.names):
-                if owner and "." not in name and ":" not in name:
+                if alias and "." not in name and ":" not in name and decision.anchor is None:
+                    # `util = require "lapis.util"` opens the section: `unescape` is `util.unescape`
+                    old = name
+                    name = f"{alias}.{name}"
+                    if sig is not None:
+                        sig = Signature(name, name + sig.text[len(old):], sig.params, sig.has_call,
+                                        sig.returns)
+                elif owner and "." not in name and ":" not in name:
                     name = f"{owner}{decision.owner_sep}{name}"
                     if sig is not None:
                         sig = Signature(name, name + sig.text[len(sig.name):], sig.params,
@@ -1305,6 +1318,29 @@ class _Extractor:
             record = self._record(h, stem, sig, lines, fences, 0, len(lines), None)
             doc.entries.append(Entry(record))
             return
+
+    def _section_alias(self, section: Heading, headings: list[Heading], api_at: dict[int, Any],
+                       lines: list[str], fences: dict[int, Fence]) -> str | None:
+        """The local a section loads its module into, when the section opens (before its first
+        entry) with a code block that is only that: ``util = require "lapis.util"``."""
+        cache = self._alias_cache
+        if section.line in cache:
+            return cache[section.line]
+        first = next((h.line for h in headings if h.line > section.line
+                      and (h.line in api_at or h.level <= section.level)), len(lines))
+        alias = None
+        for i in range(section.end, first):
+            fence = fences.get(i)
+            if fence is None or fence.lang not in ("lua", "luajit", "moon", "moonscript", ""):
+                continue
+            code = [ln.strip() for ln in fence.code.split("\n")
+                    if ln.strip() and not ln.strip().startswith("--")]
+            m = re.fullmatch(rf"(?:local\s+)?({IDENT})\s*=\s*require\s*\(?\s*[\"'][\w.\-/]+[\"']\s*\)?;?",
+                             code[0]) if len(code) == 1 else None
+            if m:
+                alias = m.group(1)
+        cache[section.line] = alias
+        return alias
 
     def _list_entries(self, doc: Document, lines: list[str], headings: list[Heading],
                       fences: dict[int, Fence], api_lines: set[int], line_offset: int) -> None:
