@@ -172,6 +172,15 @@ CORPUS: list[tuple[str, str, str]] = [
      "    lu.assertEquals(candidate(), 1)"),
     ("extra-test-fails", "local function f() return 1 end\nfunction test_extra() error('broken helper') end",
      "    lu.assertEquals(candidate(), 1)"),
+    ("helper-named-like-a-test", "local function f(n) return testPrime(n) end\n"
+     "function testPrime(n) if n < 2 then return false end for i = 2, n - 1 do if n % i == 0 then "
+     "return false end end return true end", "    lu.assertTrue(candidate(7))"),
+    ("boolean-named-like-a-test", "local function f() return 1 end\ntesting = true",
+     "    lu.assertEquals(candidate(), 1)"),
+    ("os-removed-before-exit", "local function f() return 1 end\nos = nil", "    lu.assertEquals(candidate(), 1)"),
+    ("error-with-nil", "local function f() error() end", "    lu.assertEquals(candidate(), 1)"),
+    ("nan-in-tables", "local function f() return {0/0} end", "    lu.assertEquals(candidate(), {0/0})"),
+    ("negative-zero", "local function f() return -0.0 end", "    lu.assertEquals(candidate(), 0)"),
     # ordinary Lua
     ("coroutine-generator", "local function f(n) local co = coroutine.wrap(function() for i = 1, n do "
      "coroutine.yield(i) end end) local s = 0 for _ = 1, n do s = s + co() end return s end",
