@@ -509,3 +509,45 @@ def test_module_names_from_repository_layouts(run, jsonl, tmp_path):
     assert module_name_for(root / "pl/init.lua", root) == "pl"
     assert module_name_for(root / "kong/plugins/proxy-cache/strategies/memory.lua", root) == "memory"
     assert module_name_for(root / "deps/http-codec.lua", root) == ""  # no Lua name: not invented
+
+
+def test_a_class_on_a_declared_local_and_a_function_named_like_a_class(run, jsonl, tmp_path):
+    meta = tmp_path / "clock_t.lua"
+    meta.write_text("""\
+---@meta
+
+--- Clock handles count ticks.
+---@class ev.clock_t : ev.handle_t
+local clock
+
+--- Restart the clock.
+---@return 0|nil success
+---@return string|nil err
+function clock:again() end
+
+--- Set its period.
+---@param period_ integer
+function clock:set_period(period_) end
+
+--- Compiles a pattern and returns a pattern object.
+--- @param src string
+--- @return ev.pattern
+function ev.pattern(src) end
+
+--- @nodoc
+--- @class ev.pattern
+local pattern = {}
+
+--- Tests a string.
+--- @param s string
+--- @return integer?
+function pattern:test(s) end
+""", encoding="utf-8")
+    _, records = convert(run, jsonl, tmp_path, meta)
+    # `local clock` has no value, but the class annotation over it names its methods
+    assert {"ev.clock_t:again", "ev.clock_t:set_period"} <= set(records)
+    assert records["ev.clock_t:again"]["returns"][1]["name"] == "err"
+    # the constructor named like its class stays a function (the class does not replace it)
+    assert records["ev.pattern"]["kind"] == "function"
+    assert records["ev.pattern"]["params"][0]["name"] == "src"
+    assert records["ev.pattern:test"]["kind"] == "method"

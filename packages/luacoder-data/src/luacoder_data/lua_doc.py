@@ -620,6 +620,7 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
 
     decls = list(scan_declarations(tokens))
     local_names = {d.name for d in decls if d.kind == "local"}
+    bare_locals = [d for d in decls if d.kind == "local"]
     decls = [d for d in decls if d.kind != "local"]
     used_blocks: set[int] = set()
 
@@ -627,6 +628,13 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
     local_class: dict[str, str] = {}
     local_tables: set[str] = set()
     class_blocks: list[DocBlock] = []
+    for d in bare_locals:  # `---@class uv.uv_timer_t` over `local timer` (declared, no value)
+        b = by_end.get(d.line - 1)
+        cls = _class_name(b) if b else None
+        if cls and d.name not in local_class:
+            local_class[d.name] = cls
+            class_blocks.append(b)
+            used_blocks.add(id(b))
     for d in decls:
         if d.kind == "table" and "." not in d.name:
             b = by_end.get(d.line - 1)
@@ -673,6 +681,15 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
     def add(rec: dict[str, Any]) -> None:
         name = rec["name"]
         if name in emitted:
+            old = emitted[name]
+            if old.get("kind") in ("module", "field", "class") and \
+                    rec.get("kind") in ("function", "method"):
+                # `function vim.regex(re)` and `---@class vim.regex`: the function is the
+                # record (the class's fields stay on it)
+                if old.get("fields") and not rec.get("fields"):
+                    rec["fields"] = old["fields"]
+                records[records.index(old)] = rec
+                emitted[name] = rec
             return
         segments = re.split(r"[.:]", name)
         if any(seg.startswith("_") for seg in segments[1:]):
