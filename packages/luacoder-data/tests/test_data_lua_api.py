@@ -551,3 +551,49 @@ function pattern:test(s) end
     assert records["ev.pattern"]["kind"] == "function"
     assert records["ev.pattern"]["params"][0]["name"] == "src"
     assert records["ev.pattern:test"]["kind"] == "method"
+
+
+def test_ldoc_module_table_from_elsewhere_and_named_functions(run, jsonl, tmp_path):
+    src = tmp_path / "lib" / "kit" / "Queue.lua"
+    src.parent.mkdir(parents=True)
+    src.write_text("""\
+--- A first-in first-out queue.
+-- @module kit.Queue
+
+local tinsert = table.insert
+local base = require 'kit.base'
+local Queue = base.classes.Queue
+Queue.__index = Queue
+
+local function helper(q) return #q end
+
+--- Add an item at the back.
+-- @param x the item
+-- @return the queue
+function Queue:push(x)
+  tinsert(self, x)
+  return self
+end
+
+function Queue:undocumented() end
+
+--- Remove the front item.
+-- @class function
+-- @name Queue:shift
+-- @return the item
+
+Queue.shift = base.shift
+
+--- Make a queue.
+-- @param t an optional table
+function Queue.new(t) return setmetatable(t or {}, Queue) end
+
+return Queue
+""", encoding="utf-8")
+    _, records = convert(run, jsonl, tmp_path, src)
+    # the returned table is the module's even though it was assigned from another module
+    assert {"kit.Queue:push", "kit.Queue:shift", "kit.Queue.new"} <= set(records)
+    assert records["kit.Queue:shift"]["kind"] == "method"
+    assert records["kit.Queue:shift"]["returns"][0]["description"] == "the item"
+    assert "function" not in records  # `@class function` is not a class named "function"
+    assert not any(name.endswith("helper") for name in records)

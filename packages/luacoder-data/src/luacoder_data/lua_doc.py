@@ -648,6 +648,10 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                 local_class[d.name] = cls
     returned = re.findall(rf"^return\s+({IDENT})\s*;?\s*(?:--.*)?$", code, re.MULTILINE)
     returned_name = returned[-1] if returned else None
+    if returned_name and returned_name not in local_tables and any(
+            d.local and d.name == returned_name and d.kind in ("alias", "value") for d in decls):
+        # `local List = utils.stdmt.List` ... `return List`: the module's table
+        local_tables.add(returned_name)
     mod_name = module_tag or module or None
 
     def public_names(declared: str) -> list[str]:
@@ -712,6 +716,9 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
         if b is not None:
             used_blocks.add(id(b))
         if b is not None and (b.has("local") or b.has("private") or b.has("package")):
+            continue
+        if d.kind != "function" and _ldoc_function_name(b):
+            used_blocks.discard(id(b))  # `@name List:concat` over `List.concat = concat`
             continue
         if d.kind == "function":
             if d.local:
@@ -807,7 +814,7 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
     for b in blocks:
         if id(b) in used_blocks:
             continue
-        fn = b.first("function") or b.first("lfunction")
+        fn = _ldoc_function_name(b) or b.first("lfunction")
         if fn and fn.split() and b.first("lfunction") is None and not b.has("local"):
             raw = fn.split()[0]
             if "." not in raw and ":" not in raw and returned_name in local_tables:
@@ -847,8 +854,21 @@ def last_seg(name: str) -> str:
     return re.split(r"[.:]", name)[-1]
 
 
-def _class_name(b: DocBlock | None) -> str | None:
+def _ldoc_function_name(b: DocBlock | None) -> str | None:
+    """The name an LDoc block gives a function declared elsewhere: ``@function name``, or the
+    old ``@class function`` + ``@name List:index`` spelling."""
     if b is None:
+        return None
+    fn = b.first("function")
+    if fn and fn.split():
+        return fn.split()[0]
+    if (b.first("class") or "").split()[:1] == ["function"] and (b.first("name") or "").split():
+        return b.first("name").split()[0]
+    return None
+
+
+def _class_name(b: DocBlock | None) -> str | None:
+    if b is None or _ldoc_function_name(b):
         return None
     for tag in ("class", "classmod", "type"):
         v = b.first(tag)
