@@ -289,3 +289,20 @@ def test_a_section_that_loads_its_module_names_its_functions(run, jsonl, tmp_pat
     # a block with other code is an example, not the section's module
     assert set(records) == {"text.split", "text.trim", "crypto.sha1", "noop"}
     assert records["text.split"]["signature"] == "text.split(s, sep)"
+
+
+def test_returns_as_a_table_and_returns_none(run, jsonl, tmp_path):
+    probe = ("# probe.read\n\n`probe.read(channel [, raw])`\n\nReads a channel.\n\n## Parameters\n\n"
+             "| Name | Req | Type | Description |\n| --- | --- | --- | --- |\n"
+             "| `channel` | yes | `integer` | which one |\n| `raw` | no | `boolean` | unscaled |\n\n"
+             "## Returns\n\n| Name | Type | Description |\n| --- | --- | --- |\n"
+             "| `value` | `number` | the reading |\n| `-` | `string` | its unit |\n")
+    beep = "# probe.beep\n\n`probe.beep()`\n\nBeeps.\n\n## Returns\n\nNone.\n"
+    _, records = convert(run, jsonl, tmp_path, ("probe.read.md", probe), ("probe.beep.md", beep))
+    read = records["probe.read"]
+    assert [(p["name"], p["type"], p["optional"]) for p in read["params"]] == [
+        ("channel", "integer", False), ("raw", "boolean", True)]
+    assert read["returns"] == [{"type": "number", "description": "the reading", "name": "value"},
+                               {"type": "string", "description": "its unit"}]
+    assert records["probe.beep"]["returns"] == []
+    assert records["probe.beep"]["returns_nothing"] is True

@@ -1585,7 +1585,11 @@ class _Extractor:
             if mode == "params":
                 params.extend(self._params_block(block))
             elif mode == "returns":
-                returns.extend(self._returns_block(block, variant))
+                text = " ".join(ln.strip() for ln in block if ln.strip())
+                if re.fullmatch(r"(?:nothing|none|no value|nil|void)\.?", text, re.IGNORECASE):
+                    extra["returns_nothing"] = True
+                else:
+                    returns.extend(self._returns_block(block, variant))
             elif mode == "phases":
                 items = [t for _, t in _parse_items(block)] or [" ".join(x.strip() for x in block)]
                 phases = [p.strip(" *_`") for t in items for p in re.split(r",\s*", t) if p.strip(" *_`")]
@@ -1884,6 +1888,21 @@ class _Extractor:
         return out
 
     def _returns_block(self, block: list[str], variant: str | None) -> list[dict[str, Any]]:
+        table = [ln for ln in block if ln.lstrip().startswith("|")]
+        if table and any(h in ("type", "types") for h in _table_header(table)):
+            out = []  # | Name | Type | Description |
+            for row in _table_rows(table):
+                entry: dict[str, Any] = {
+                    "type": (next((row[k] for k in ("type", "types") if row.get(k)), "")
+                             .replace("`", "").strip() or None),
+                    "description": next((row[k] for k in ("description", "desc") if row.get(k)), "")}
+                rname = (row.get("name") or "").strip("`*_ ")
+                if rname and re.fullmatch(IDENT, rname):
+                    entry["name"] = rname
+                if variant:
+                    entry["variant"] = variant
+                out.append(entry)
+            return out
         items = _parse_items(block)
         if not items:
             text = " ".join(ln.strip() for ln in block if ln.strip())
