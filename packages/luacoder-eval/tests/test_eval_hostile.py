@@ -200,3 +200,14 @@ def test_huge_error_messages_do_not_reach_the_evaluator():
     assert huge["kinds"] == ["runtime"] * 9, huge
     assert huge["longest"] <= Limits().max_message + 200
     assert huge["maxrss_kb"] - small["maxrss_kb"] < 50 * 1024, (small, huge)
+
+
+def test_deadline_without_the_watchdog(monkeypatch):
+    """Where lupa's lua_sethook cannot be reached, the main coroutine carries a count hook from
+    the start: slower, still bounded."""
+    import luacoder_eval.sandbox.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_hooks", lambda version: None)
+    result = run_program(Program.of("while true do end", TESTS), Limits(timeout=0.3))
+    assert result.kind == "timeout" and result.seconds < 1.0
+    assert run_program(program(RIGHT), LIMITS).passed

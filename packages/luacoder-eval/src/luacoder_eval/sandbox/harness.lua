@@ -1281,4 +1281,10 @@ local function start()
   return verdict(true, nil, "", exit_status)
 end
 
-return start, _tostring(main), _tostring(probe)
+-- when Python cannot arm its watchdog (no lua_sethook to call), the main coroutine gets a count
+-- hook from the start instead (slower, still bounded)
+local function hook_main()
+  if main then _sethook(main, hook, "", STEP) end
+end
+
+return start, _tostring(main), _tostring(probe), hook_main

@@ -256,7 +256,7 @@ def run_program(program: str | bytes | Program, limits: Limits = Limits(), *,
                              attribute_filter=_deny_attributes)
     dog = None
     try:
-        run, main, probe = runtime.execute(
+        run, main, probe, hook_main = runtime.execute(
             harness_bytecode(limits.lua_version), source, tests_at, float(limits.timeout),
             float(limits.max_instructions or 0), int(limits.max_output), int(limits.max_message),
             time.monotonic)
@@ -274,6 +274,8 @@ def run_program(program: str | bytes | Program, limits: Limits = Limits(), *,
 
                 dog = _watchdog()
                 dog.arm(time.monotonic() + limits.timeout + 0.002, fire)
+        if dog is None and main_ptr:
+            hook_main()  # no watchdog: a count hook from the start keeps the deadline
         try:
             values = run()
         finally:
