@@ -306,3 +306,68 @@ def test_returns_as_a_table_and_returns_none(run, jsonl, tmp_path):
                                {"type": "string", "description": "its unit"}]
     assert records["probe.beep"]["returns"] == []
     assert records["probe.beep"]["returns_nothing"] is True
+
+
+HTML_PAGE = """\
+<nav class="crumbs">
+\t<span>State</span>
+</nav>
+
+<h1 class="api-header" markdown>
+\t<span class="api-icon" markdown>:octicons-workflow-24:</span>
+\t<span class="api-name">memo</span>
+\t<span class="api-type">
+\t\t-> Memo&lt;T&gt;
+\t</span>
+</h1>
+
+```Lua
+function Kit.memo<T>(
+\tscope: Scope<unknown>,
+\tcompute: () -> T
+): Memo<T>
+```
+
+Caches a computation.
+
+## Parameters
+
+<h3 markdown>
+\tscope
+\t<span class="api-type">
+\t\t: <a href="../scope">Scope</a>&lt;unknown&gt;
+\t</span>
+</h3>
+
+Where the memo is cleaned up.
+
+<h3 markdown>
+\tcompute
+\t<span class="api-type">
+\t\t: () -> T
+\t</span>
+</h3>
+
+Computes the value.
+
+<h2 markdown>
+\tReturns
+\t<span class="api-type">
+\t\t-> Memo&lt;T&gt;
+\t</span>
+</h2>
+
+The memo.
+"""
+
+
+def test_html_headings_and_a_signature_over_several_lines(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("memo.md", HTML_PAGE))
+    assert set(records) == {"Kit.memo"}
+    memo = records["Kit.memo"]
+    assert memo["signature"] == "Kit.memo(scope: Scope<unknown>, compute: () -> T)"
+    assert [(p["name"], p["type"]) for p in memo["params"]] == [
+        ("scope", "Scope<unknown>"), ("compute", "() -> T")]
+    assert memo["params"][0]["description"] == "Where the memo is cleaned up."
+    assert memo["returns"][0]["type"] == "Memo<T>"
+    assert memo["description"].startswith("Caches a computation.")

@@ -21,6 +21,7 @@ with no language.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import re
 import tempfile
@@ -97,6 +98,30 @@ def _admonitions(lines: list[str]) -> None:
         i += 1  # the dedented body is read again: an admonition inside it opens the same way
 
 
+_HTML_HEADING_RE = re.compile(r"^\s{0,3}<h(?P<n>[1-6])\b[^>]*>", re.IGNORECASE)
+_SHORTCODE_RE = re.compile(r":[a-z][a-z0-9_+-]*:")  # `:octicons-workflow-24:` icons
+
+
+def _html_heading(lines: list[str], i: int) -> None:
+    """``<h1 class="x" markdown>`` ... ``</h1>`` (one line or several) becomes an ATX heading
+    of its text on the first line, the rest blanked (line numbers stay)."""
+    m = _HTML_HEADING_RE.match(lines[i])
+    level = m.group("n")
+    close = re.compile(rf"</h{level}\s*>", re.IGNORECASE)
+    j = i
+    while j < min(len(lines), i + 16) and not close.search(lines[j]):
+        j += 1
+    if j >= len(lines) or not close.search(lines[j]):
+        return
+    text = " ".join(lines[i:j + 1])
+    text = close.split(text, 1)[0][m.end():]
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    text = re.sub(r"\s+", " ", _SHORTCODE_RE.sub(" ", text)).strip()
+    lines[i] = "#" * int(level) + " " + text if text else ""
+    for k in range(i + 1, j + 1):
+        lines[k] = ""
+
+
 def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[str]:
     """Lines of ``text`` with front matter, template tags, empty ``<a name>`` anchors and HTML
     comments blanked out (the line count stays the same, so line numbers keep pointing into the
@@ -129,7 +154,9 @@ def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[s
             if "{{" in line:  # Jinja output tags outside code (Lua tables may hold "{{")
                 line = lines[i] = _JINJA_VAR_RE.sub("", line)
             if "<a" in line:  # `<a name="torch.Tensor.narrow"></a>`: an anchor, not text
-                lines[i] = _EMPTY_ANCHOR_RE.sub("", line)
+                line = lines[i] = _EMPTY_ANCHOR_RE.sub("", line)
+            if line.lstrip()[:2].lower() == "<h" and _HTML_HEADING_RE.match(line):
+                _html_heading(lines, i)
         elif m and m.group("fence")[0] == in_fence[0] and len(m.group("fence")) >= len(in_fence) \
                 and not m.group("info"):
             in_fence = None
@@ -363,6 +390,10 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     if name in _LUA_KEYWORDS:
         return None
     rest = text[m.end():]
+    if rest.startswith("<"):  # `Fusion.scoped<T>(...)`: a generic function
+        gen = re.match(r"^<[^<>()]*>", rest)
+        if gen:
+            rest = rest[gen.end():]
     spaced = rest[:1].isspace()
     rest_stripped = rest.lstrip()
     if rest_stripped.startswith("{") and not spaced and ("." in name or ":" in name):
@@ -387,7 +418,7 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
     params = split_params(args)
     if params is None:
         return None
-    arrow = _ARROW_RE.match(trailer)
+    arrow = _ARROW_RE.match(trailer) or re.match(r"^\s*:\s*(?P<type>[^:\s].*?)\s*$", trailer)
     if arrow and not returns:
         rtype = arrow.group("type").strip("`* ")
         # `-> boolean, string`: two values
@@ -549,6 +580,9 @@ def match_label(line: str) -> tuple[str, str, str | None] | None:
         return None  # most lines: no label
     h = _LABEL_HEADING_RE.match(s) if s[0] == "#" else None
     if h:
+        typed = re.match(r"^returns?\s*(?:->|→|:)\s*(?P<t>\S.*)$", h.group("text"), re.IGNORECASE)
+        if typed:  # `## Returns -> Scope<T>`
+            return "returns", f"`{typed.group('t')}`", None
         found = _label_kind(_strip_emphasis(h.group("text")))
         return (found[0], "", found[1]) if found else None
     m = _EMPHASIZED_RE.match(s)
@@ -824,8 +858,8 @@ def _description_lines(lines: list[str], name: str) -> list[str]:
 
 
 _PARAM_HEADING_RE = re.compile(
-    rf"^`?(?P<name>{IDENT}|\.\.\.)`?\s*(?:~?\^?\(\s*(?P<flag>optional|required)\s*\)\^?~?)?\s*$",
-    re.IGNORECASE)
+    rf"^`?(?P<name>{IDENT}|\.\.\.)`?\s*(?:~?\^?\(\s*(?P<flag>optional|required)\s*\)\^?~?)?"
+    r"(?:\s*:\s*(?P<type>[^:].*?))?\s*$", re.IGNORECASE)
 _LEADING_TYPE_RE = re.compile(
     r"^[_*]*(?:\[(?P<a>[^\]]+)\](?:\[[^\]]*\]|\([^)]*\))|`(?P<b>[^`]+)`)[_*]*\.?[_*]*\s*")
 
@@ -908,6 +942,10 @@ def _signature_lines(body: list[str], fences: dict[int, Fence], offset: int, lim
         if idx in fences:
             fence = fences[idx]
             first = next((ln for ln in fence.code.split("\n") if ln.strip()), "")
+            if first.rstrip().endswith("(") and len(fence.code) < 600:
+                # `function Fusion.scoped<T>(` / `constructors: T` / `): Scope<T>`
+                first = " ".join(ln.strip() for ln in fence.code.split("\n") if ln.strip())
+                first = first.replace("( ", "(").replace(" )", ")")
             if first:
                 yield "code", first, idx
             i += fence.end - fence.start
@@ -1517,10 +1555,16 @@ class _Extractor:
                 return _Decision([(self._qualify(typed_field[0]), None)],
                                  field_type=typed_field[1])
         plain = _strip_emphasis(raw.replace("`", "")).strip()
+        head_returns: list[dict[str, Any]] = []
+        arrow_head = re.match(rf"^(?P<n>{IDENT}(?:[.:]{IDENT})*)\s*(?:->|→|=>)\s*(?P<t>\S.*)$", plain)
+        if arrow_head:  # `# scoped -> Scope<T>`: a name and its return type
+            plain = arrow_head.group("n")
+            head_returns = [{"type": arrow_head.group("t").strip("` "), "description": ""}]
         plain = re.sub(r"\s*\(\s*\)$", "", plain)
         deprecated_mark = re.search(r"\s*\(deprecated\)\s*$", plain, re.IGNORECASE)
         if deprecated_mark:
             plain = plain[: deprecated_mark.start()]
+
         body_end = next((x.line for x in headings if x.line > h.line), len(lines))
         body = lines[h.end:body_end]
         if not _is_api_name(plain):
@@ -1537,7 +1581,7 @@ class _Extractor:
             if sig is not None and last_segment(sig.name) == last_segment(plain) and \
                     _is_api_name(sig.name):
                 name = sig.name if ("." in sig.name or ":" in sig.name or "." not in plain) else plain
-                return _Decision([(self._qualify(name), sig)])
+                return _Decision([(self._qualify(name), sig)], returns=head_returns)
             typed_field = _typed_field(text, True) if kind in ("code", "syntax") else None
             if typed_field and last_segment(typed_field[0]) == last_segment(plain):
                 # `static defaultProps: Dictionary<any, any>` under `### defaultProps`
@@ -1733,7 +1777,8 @@ class _Extractor:
                     other = parse_signature(text, allow_spaced_bare=True)
                     sig_names += [p["name"] for p in other.params] if other is not None else []
                 if pm and pm.group("name") in sig_names:
-                    heading_params.append({"name": pm.group("name"), "type": None, "description": "",
+                    heading_params.append({"name": pm.group("name"), "type": pm.group("type"),
+                                           "description": "",
                                            "optional": (pm.group("flag") or "").lower() == "optional"})
                     mode = "paramhead"
                 i += 1
