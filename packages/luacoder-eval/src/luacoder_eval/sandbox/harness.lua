@@ -148,8 +148,8 @@ local function sandbox_wrap(f)
     local r = t_pack(co_resume(co, ...))
     if r[1] then return t_unpack(r, 2, r.n) end
     local e = r[2]
-    -- 5.4's coroutine.wrap adds the caller's position to a string error (luaB_auxwrap)
-    if not LUA53 and _type(e) == "string" then _error(e, 2) end
+    -- coroutine.wrap adds the caller's position to a string error (auxwrap in 5.3 and 5.4)
+    if _type(e) == "string" then _error(e, 2) end
     _error(e, 0)
   end
 end
