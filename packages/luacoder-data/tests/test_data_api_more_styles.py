@@ -371,3 +371,15 @@ def test_html_headings_and_a_signature_over_several_lines(run, jsonl, tmp_path):
     assert memo["params"][0]["description"] == "Where the memo is cleaned up."
     assert memo["returns"][0]["type"] == "Memo<T>"
     assert memo["description"].startswith("Caches a computation.")
+
+
+def test_fields_and_label_words_named_by_their_anchor(run, jsonl, tmp_path):
+    doc = ("# Module kit.fs\n\nFile helpers.\n\n## Static Fields {#kit.fs-fields}\n\n"
+           "### sep {#kit.fs.sep}\n\nThe directory separator.\n\n## Functions {#kit.fs-functions}\n\n"
+           "### default {#kit.fs.default}\n\n`default ([name])`\n\nThe default root.\n\n"
+           "### usage {#kit-usage}\n\nProse about usage.\n")
+    _, records = convert(run, jsonl, tmp_path, ("fs.md", doc))
+    assert set(records) == {"kit.fs.sep", "kit.fs.default"}
+    assert records["kit.fs.sep"]["kind"] == "field"
+    assert records["kit.fs.sep"]["description"] == "The directory separator."
+    assert records["kit.fs.default"]["signature"] == "kit.fs.default([name])"

@@ -1491,7 +1491,11 @@ class _Extractor:
             return None
         anchor_m = _ANCHOR_ATTR_RE.search(h.text)
         raw = _clean_inline(h.text)
-        if not raw or _is_label_heading(raw):
+        # `### separator {#pandoc.path.separator}`: an anchor naming the entry in full
+        bare = raw.replace("`", "").strip()
+        anchored = anchor_m.group("id") if anchor_m and re.fullmatch(IDENT, bare) and \
+            _is_api_name(anchor_m.group("id")) and anchor_m.group("id").endswith("." + bare) else None
+        if not raw or (_is_label_heading(raw) and anchored is None):
             return None
         rtype = None
         pm = _TYPE_PREFIX_RE.match(raw.replace("`", ""))
@@ -1500,7 +1504,8 @@ class _Extractor:
             raw = pm.group("rest")
         decision = self._classify_text(h, raw, headings, lines, fences, typed=rtype is not None)
         if decision is None:
-            return None
+            # a field the anchor names (`{#pandoc.system.os}`), documented by its text alone
+            return _Decision([(bare, None)], anchor=anchored) if anchored else None
         if rtype:
             decision.returns = [{"type": rtype, "description": ""}]
         if anchor_m and len(decision.names) == 1:
