@@ -383,3 +383,12 @@ def test_fields_and_label_words_named_by_their_anchor(run, jsonl, tmp_path):
     assert records["kit.fs.sep"]["kind"] == "field"
     assert records["kit.fs.sep"]["description"] == "The directory separator."
     assert records["kit.fs.default"]["signature"] == "kit.fs.default([name])"
+
+
+def test_a_function_named_like_a_label_word(run, jsonl, tmp_path):
+    doc = ("Methods\n=======\n\ntype\n----\n**syntax:** *name = worker_module.type()*\n\n"
+           "**context:** *any*\n\nThe worker's kind.\n\nstop\n----\n**syntax:** *ok = worker_module.stop()*\n\n"
+           "Stops it.\n\nUsage\n-----\n\nRead the guide.\n")
+    _, records = convert(run, jsonl, tmp_path, ("worker.md", doc))
+    assert set(records) == {"worker_module.type", "worker_module.stop"}
+    assert records["worker_module.type"]["returns"][0]["name"] == "name"

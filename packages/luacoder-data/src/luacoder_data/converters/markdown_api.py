@@ -1495,7 +1495,10 @@ class _Extractor:
         bare = raw.replace("`", "").strip()
         anchored = anchor_m.group("id") if anchor_m and re.fullmatch(IDENT, bare) and \
             _is_api_name(anchor_m.group("id")) and anchor_m.group("id").endswith("." + bare) else None
-        if not raw or (_is_label_heading(raw) and anchored is None):
+        if not raw:
+            return None
+        if _is_label_heading(raw) and anchored is None and not (
+                re.fullmatch(IDENT, bare) and self._label_word_entry(h, bare, headings, lines, fences)):
             return None
         rtype = None
         pm = _TYPE_PREFIX_RE.match(raw.replace("`", ""))
@@ -1515,6 +1518,19 @@ class _Extractor:
                     and last_segment(ident) == last_segment(name) and ident.endswith(name):
                 decision.anchor = ident  # `### delete {#pandoc.mediabag.delete}`
         return decision
+
+    def _label_word_entry(self, h: Heading, word: str, headings: list[Heading], lines: list[str],
+                          fences: dict[int, Fence]) -> bool:
+        """A heading that is a label word (``type``, ``default``) but whose syntax line right
+        below names it: ``**syntax:** *type_name = process_module.type()*``."""
+        end = next((x.line for x in headings if x.line > h.line), len(lines))
+        for kind, text, _idx in _signature_lines(lines[h.end:end], fences, h.end, limit=2):
+            if kind in ("syntax", "code"):
+                sig = parse_signature(text, allow_spaced_bare=True)
+                if sig is not None and ("." in sig.name or ":" in sig.name) \
+                        and last_segment(sig.name) == word:
+                    return True
+        return False
 
     def _classify_text(self, h: Heading, raw: str, headings: list[Heading], lines: list[str],
                        fences: dict[int, Fence], *, typed: bool) -> _Decision | None:
