@@ -392,3 +392,41 @@ def test_a_function_named_like_a_label_word(run, jsonl, tmp_path):
     _, records = convert(run, jsonl, tmp_path, ("worker.md", doc))
     assert set(records) == {"worker_module.type", "worker_module.stop"}
     assert records["worker_module.type"]["returns"][0]["name"] == "name"
+
+
+TABLES = """\
+### `zz` Module
+
+All functions raise errors.
+
+| Function | Returns | Description |
+| --- | --- | --- |
+| `zz.open(path)` | handle | opens an archive |
+| `zz.open(path, mode)` | handle | opens it in a mode |
+| `zz.list(handle)` | iterator | lists its entries |
+| `zz.close(handle \\| nil)` | none | closes it |
+| `tostring(h)` | string | its name |
+
+### `zz.io` Module
+
+| Function | Returns | Description |
+| --- | --- | --- |
+| `io.read()` | string | reads stdin |
+| `io.write(...)` | true | writes stdout |
+| `io.dump(name, ...)` | string | writes a file |
+
+| Option | Description |
+| --- | --- |
+| `fast` | skip checks |
+"""
+
+
+def test_tables_of_signatures(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("zz.md", TABLES))
+    assert set(records) == {"zz.open", "zz.list", "zz.close", "zz.io.read", "zz.io.write",
+                            "zz.io.dump"}
+    assert set(records["zz.open"]["signatures"]) == {"zz.open(path)", "zz.open(path, mode)"}
+    assert records["zz.list"]["returns"] == [{"type": "iterator", "description": ""}]
+    assert records["zz.list"]["description"] == "lists its entries"
+    assert [p["name"] for p in records["zz.close"]["params"]] == ["handle|nil"]
+    assert records["zz.io.read"]["signature"] == "zz.io.read()"

@@ -749,6 +749,14 @@ _PARAM_COLUMNS = ("name", "parameter", "param", "argument", "arg", "variable", "
 _KEY_COLUMNS = ("key", "field", "option", "property")
 
 
+def _split_row(line: str) -> list[str]:
+    """The cells of a table row; ``\\|`` inside a cell is not a separator."""
+    body = line.strip()
+    body = body[1:] if body.startswith("|") else body
+    body = body[:-1] if body.endswith("|") and not body.endswith("\\|") else body
+    return [c.replace("\\|", "|") for c in re.split(r"(?<!\\)\|", body)]
+
+
 def _table_header(table: list[str]) -> list[str]:
     return [c.strip().strip("*_`").lower() for c in table[0].strip().strip("|").split("|")] \
         if table else []
@@ -1452,6 +1460,81 @@ class _Extractor:
                       bool(_DEPRECATED_TEXT_RE.search(desc)),
                       "source": {"file": self.source_name, "line": i + 1 + line_offset}}
             doc.entries.append(Entry(record))
+        self._table_entries(doc, lines, inside, headings, line_offset)
+
+    def _table_entries(self, doc: Document, lines: list[str], inside: list[bool],
+                       headings: list[Heading], line_offset: int) -> None:
+        """Tables whose cells are signatures (``| `pb.load(data)` | boolean | load ... |``),
+        three or more in one table, outside API sections: a record for each (a name in
+        several rows keeps each signature); a name whose first part is the last part of the
+        module its section names (``### `pb.io` Module`` over `` `io.read()` ``) takes the
+        module's full name."""
+        known = {e.record["name"] for e in doc.entries}
+        i = 0
+        n = len(lines)
+        while i < n:
+            if inside[i] or not lines[i].lstrip().startswith("|"):
+                i += 1
+                continue
+            j = i
+            while j < n and lines[j].lstrip().startswith("|") and not inside[j]:
+                j += 1
+            table = lines[i:j]
+            start = i
+            i = j
+            if len(table) < 3:
+                continue
+            header = _table_header(table)
+            cells_found: list[tuple[int, int, Signature, list[str]]] = []
+            for k, row_line in enumerate(table[1:], 1):
+                if re.match(r"^[\s|:-]+$", row_line):
+                    continue
+                cells = _split_row(row_line)
+                for c, cell in enumerate(cells):
+                    m = re.fullmatch(r"\s*`([^`]+)`\s*", cell)
+                    if not m or not m.group(1).rstrip().endswith(")"):
+                        continue
+                    sig = parse_signature(m.group(1))
+                    if sig is None or not _is_api_name(sig.name) or sig.name in _LUA_GLOBALS \
+                            or any(p.get("literal") for p in sig.params):
+                        continue
+                    cells_found.append((start + k, c, sig, cells))
+            if len(cells_found) < 3:
+                continue
+            module = None
+            above = [h for h in headings if h.line < start]
+            if above:
+                mm = re.fullmatch(rf"(?:(?:module|library)\s+)?(?P<m>{IDENT}(?:\.{IDENT})+)"
+                                  r"(?:\s+(?:module|library))?",
+                                  _clean_inline(above[-1].text).replace("`", "").strip(), re.IGNORECASE)
+                module = mm.group("m") if mm else None
+            desc_col = next((c for c, h in enumerate(header) if h.startswith("desc")), None)
+            ret_col = next((c for c, h in enumerate(header) if h.startswith("return")), None)
+            for line_no, c, sig, cells in cells_found:
+                name = sig.name
+                root = re.split(r"[.:]", name)[0]
+                if module and root == module.rsplit(".", 1)[-1] and name != module \
+                        and not name.startswith(module + "."):
+                    name = module.rsplit(".", 1)[0] + "." + name
+                desc = cells[desc_col].strip() if desc_col is not None and desc_col < len(cells) \
+                    and desc_col != c else ""
+                returns = list(sig.returns)
+                rcell = cells[ret_col].strip().strip("`") if ret_col is not None \
+                    and ret_col < len(cells) else ""
+                if not returns and re.fullmatch(r"[\w.|]+(?:\s*,\s*[\w.|]+)*", rcell) \
+                        and rcell.lower() not in ("none", "nothing", "nil", "void"):
+                    returns = [{"type": t.strip(), "description": ""} for t in rcell.split(",")]
+                record = {"name": self._qualify(name), "kind": sig.kind,
+                          "signature": name + sig.text[len(sig.name):],
+                          "params": _merge_params(sig.params, []), "returns": returns,
+                          "description": _clean_inline(desc), "examples": [],
+                          "deprecated": bool(_DEPRECATED_TEXT_RE.search(desc)),
+                          "source": {"file": self.source_name, "line": line_no + 1 + line_offset}}
+                if record["name"] in known and not any(
+                        e.record["name"] == record["name"] and e.record["source"]["line"] > start
+                        for e in doc.entries):
+                    continue  # documented by its own section elsewhere
+                doc.entries.append(Entry(record))
 
     def _callable_module(self, doc: Document, title: str, headings: list[Heading],
                          lines: list[str], fences: dict[int, Fence], line_offset: int) -> None:
