@@ -56,8 +56,8 @@ def test_plugin_found_through_entry_point_and_cheap_to_import():
     (info,) = [p for p in json.loads(out) if p["name"] == "data"]
     assert info["distribution"] == "luacoder-data" and info["status"] == "loaded"
     assert sorted(info["registered"]["converters"]) == ["api-chat", "api-docs", "api-preference",
-                                                        "dialogue", "lua-api", "lua-code",
-                                                        "markdown-api"]
+                                                        "dialogue", "generation-preference",
+                                                        "lua-api", "lua-code", "markdown-api"]
     code = ("import sys, luacoder_data.plugin as p\n"
             "from luacoder_core.plugins import make_plugin_manager\n"
             "from luacoder_core.cli import build_cli\n"
@@ -74,7 +74,7 @@ def test_plugin_found_through_entry_point_and_cheap_to_import():
 def test_help_lists_converters_and_options(run):
     listing = run("data", "list", ok=True).output
     for name in ("markdown-api", "lua-api", "api-docs", "dialogue", "lua-code", "api-chat",
-                 "api-preference"):
+                 "api-preference", "generation-preference"):
         assert name in listing
     help_text = run("data", "convert", "lua-code", "--help", ok=True).output
     for option in ("--fim-rate", "--fim-mode", "--decontaminate", "--emit-dir", "--keep-invalid",

@@ -14,6 +14,7 @@ def register_converters(register):
     from luacoder_data.converters.api_chat import ApiChatConverter
     from luacoder_data.converters.api_preference import ApiPreferenceConverter
     from luacoder_data.converters.dialogue import DialogueConverter
+    from luacoder_data.converters.generation_preference import GenerationPreferenceConverter
     from luacoder_data.converters.lua_api import ApiDocsConverter, LuaApiConverter
     from luacoder_data.converters.lua_code import LuaCodeConverter
     from luacoder_data.converters.markdown_api import MarkdownApiConverter
@@ -25,6 +26,7 @@ def register_converters(register):
     register("lua-code", LuaCodeConverter())
     register("api-chat", ApiChatConverter())
     register("api-preference", ApiPreferenceConverter())
+    register("generation-preference", GenerationPreferenceConverter())
 
 
 @hookimpl
