@@ -41,7 +41,7 @@ def reference_passes(source: str, version: str, tmp_path: Path, name: str) -> bo
     path.write_text(source, encoding="utf-8")
     try:
         proc = subprocess.run([f"lua{version}", str(path)], capture_output=True, timeout=15,
-                              cwd=tmp_path)
+                              cwd=tmp_path, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return False
     return proc.returncode == 0
@@ -151,6 +151,12 @@ CORPUS: list[tuple[str, str, str]] = [
     ("print-and-write", "local function f(x) print('x =', x, nil, true) io.write('a', 1, 2.5, '\\n')\n"
      "  io.write('b'):write('c\\n') io.stdout:write('d', '\\n'):write('e\\n') io.stderr:write('err\\n') "
      "return x end", "    lu.assertEquals(candidate(5), 5)"),
+    ("standard-files", "local function f() return type(io.stdout), io.type(io.stderr), io.read() end",
+     "    local a, b, c = candidate()\n    lu.assertEquals(a, 'userdata')\n    lu.assertEquals(b, 'file')\n"
+     "    lu.assertNil(c)"),
+    ("string-metatable-methods", "getmetatable('').__index.twice = function(s) return s .. s end\n"
+     "local function f(s) return s:twice(), getmetatable('').__index == string end",
+     "    local a, b = candidate('ab')\n    lu.assertEquals(a, 'abab')\n    lu.assertTrue(b)"),
     ("traceback-handler", "local function f() local ok, tb = xpcall(function() error('boom') end, debug.traceback) "
      "return ok, type(tb), tb:find('boom') ~= nil end",
      "    local ok, t, found = candidate()\n    lu.assertFalse(ok)\n    lu.assertEquals(t, 'string')\n"

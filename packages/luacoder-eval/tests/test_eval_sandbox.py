@@ -54,7 +54,8 @@ HOSTILE = [
     ("deep-recursion", "local function f(n) return 1 + f(n + 1) end f(1)", {"runtime", "memory"}),
     ("c-stack-recursion", "local t = setmetatable({}, {__index = function(t, k) return t[k] end})\n"
                           "return t.x", {"runtime"}),
-    ("string-metatable", "getmetatable('').__index = function() return 'pwned' end", {"runtime"}),
+    # the string metatable is the program's own (a fresh runtime): changing it harms nobody
+    ("string-metatable", "getmetatable('').__index = function() return 'pwned' end", {"no_tests"}),
     ("pathological-pattern", "local s = ('a'):rep(6000) .. 'b'\nreturn s:find('.-.-c')", {"timeout"}),
     ("yield-from-main", "coroutine.yield(1)", {"runtime"}),
     ("error-object-tostring-loop",

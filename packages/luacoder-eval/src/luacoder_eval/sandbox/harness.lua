@@ -39,9 +39,9 @@ local collect = collectgarbage
 local LUA53 = _VERSION == "Lua 5.3"
 local CHUNK = "=program"
 
--- the shared string metatable: getmetatable("") returns false instead of the real one
-local string_mt = _getmetatable("")
-string_mt.__metatable = false
+-- the string metatable stays reachable (getmetatable("").__index == string, as in plain Lua): the
+-- runtime is this program's alone and the harness never calls a method on a string
+local _setrawmetatable = debug.setmetatable
 math.randomseed(0)
 python = nil
 
@@ -202,9 +202,11 @@ end
 
 local FILE_METHODS = {}
 local FILE_MT = { __index = FILE_METHODS, __name = "FILE*", __metatable = false }
-local stdout = _setmetatable({}, FILE_MT)
-local stderr = _setmetatable({}, FILE_MT)
-local stdin = _setmetatable({}, FILE_MT)
+-- the runtime's own standard files, userdata as in plain Lua, with our metatable in place of the
+-- real one: only the methods below are reachable (the real ones and their __gc are gone)
+local stdout = _setrawmetatable(io.stdout, FILE_MT)
+local stderr = _setrawmetatable(io.stderr, FILE_MT)
+local stdin = _setrawmetatable(io.stdin, FILE_MT)
 local FILES = { [stdout] = "stdout", [stderr] = "stderr", [stdin] = "stdin" }
 FILE_MT.__tostring = function(f) return "file (0x" .. (FILES[f] or "?") .. ")" end
 
