@@ -597,3 +597,41 @@ return Queue
     assert records["kit.Queue:shift"]["returns"][0]["description"] == "the item"
     assert "function" not in records  # `@class function` is not a class named "function"
     assert not any(name.endswith("helper") for name in records)
+
+
+def test_ldoc_api_file_of_global_functions(run, jsonl, tmp_path):
+    src = tmp_path / "apis" / "notes.lua"
+    src.parent.mkdir(parents=True)
+    src.write_text("""\
+--- Keep short notes.
+--
+-- @module notes
+
+local store = {}
+
+--- Adds a note.
+--
+-- @tparam string text The note.
+-- @treturn number Its id.
+-- @usage notes.add("milk")
+function add(_sText)
+    store[#store + 1] = _sText
+    return #store
+end
+
+--- Removes every note.
+function clear()
+    store = {}
+end
+
+local function helper() end
+""", encoding="utf-8")
+    _, records = convert(run, jsonl, tmp_path, src)
+    # globals of an LDoc @module file belong to the module the file is loaded as
+    assert {"notes.add", "notes.clear"} <= set(records)
+    assert "add" not in records and not any(n.endswith("helper") for n in records)
+    add = records["notes.add"]
+    # the documented parameter name wins over the code's `_sText`
+    assert [(p["name"], p["type"]) for p in add["params"]] == [("text", "string")]
+    assert add["signature"] == "notes.add(text)"
+    assert add["examples"] == ['notes.add("milk")\n']

@@ -662,6 +662,10 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
         if root in local_class:
             cls = local_class[root]
             return [cls + sep + rest if sep else cls]
+        if module_tag and not sep and root not in local_tables and root not in local_class \
+                and root not in local_names and not is_meta and root != module_tag:
+            # a global function of an LDoc `@module help` file (an API loaded as a table)
+            return [f"{module_tag}.{root}"]
         if root in local_tables:
             if root == returned_name or module_tag:
                 names = []
@@ -984,6 +988,10 @@ def _function_record(name: str, d: Decl, b: DocBlock | None, source: str, known:
             flags.setdefault("see", []).append(text.strip())
     declared = [p for p in d.params if p != "self"]
     params: list[dict[str, Any]] = []
+    if declared and len(documented) == len(declared) and not any(n in documented for n in declared):
+        # `@tparam string newPath` over `function setPath(_sPath)`: the documented names are
+        # the API's (LDoc shows them), matched by position
+        declared = list(documented)
     for pname in declared:
         p = documented.pop(pname, None)
         if p is None:
