@@ -430,3 +430,17 @@ def test_tables_of_signatures(run, jsonl, tmp_path):
     assert records["zz.list"]["description"] == "lists its entries"
     assert [p["name"] for p in records["zz.close"]["params"]] == ["handle|nil"]
     assert records["zz.io.read"]["signature"] == "zz.io.read()"
+
+
+def test_name_in_a_code_span_and_arguments_after_it(run, jsonl, tmp_path):
+    doc = ("## The `ed` Module\n---\n\n### Fields defined by `ed`\n\n<a id=\"ed.READONLY\"></a>\n"
+           "#### `ed.READONLY` (bool)\n\nWhether the buffer is read-only.\n\n"
+           "### Functions defined by `ed`\n\n<a id=\"ed.insert\"></a>\n#### `ed.insert`(*buffer, text*)\n\n"
+           "Inserts *text*.\n\nParameters:\n\n* *`buffer`*: A buffer.\n* *`text`*: The text.\n\n"
+           "<a id=\"ed.undo\"></a>\n#### `ed.undo`()\n\nUndoes.\n")
+    _, records = convert(run, jsonl, tmp_path, ("ed.md", doc))
+    assert set(records) >= {"ed.READONLY", "ed.insert", "ed.undo"}
+    assert records["ed.READONLY"]["kind"] == "field"
+    assert records["ed.READONLY"]["type"] == "bool"
+    assert records["ed.insert"]["signature"] == "ed.insert(buffer, text)"
+    assert [p["description"] for p in records["ed.insert"]["params"]] == ["A buffer.", "The text."]

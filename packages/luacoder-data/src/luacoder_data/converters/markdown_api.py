@@ -1631,6 +1631,15 @@ class _Extractor:
             return decision
         candidates = [c for c in _CODE_SPAN_RE.findall(raw)]
         spanned = bool(candidates)
+        typed_span = re.match(rf"^\s*`(?P<name>{IDENT}(?:[.:]{IDENT})*)`\s+\((?P<t>[\w.|]+)\)\s*$", raw)
+        if typed_span and typed_span.group("t").lower() in _KNOWN_TYPES:
+            # `#### \`BSD\` (bool)`: a field and its type, not a call
+            return _Decision([(self._qualify(typed_span.group("name")), None)],
+                             field_type=typed_span.group("t"))
+        split_call = re.match(r"^\s*`(?P<name>[^`(]+)`(?P<args>\(.*\))\s*(?P<rest>.*)$", raw)
+        if split_call:  # `#### \`buffer.add_text\`(*buffer, text*)`: the name alone in the span
+            candidates.insert(0, split_call.group("name").strip()
+                              + split_call.group("args").replace("*", "") + split_call.group("rest"))
         candidates.append(raw.replace("`", ""))
         several = _several_signatures(raw.replace("`", ""))
         if several:  # `byte(), char(), short()`: one entry for each
