@@ -444,3 +444,19 @@ def test_name_in_a_code_span_and_arguments_after_it(run, jsonl, tmp_path):
     assert records["ed.READONLY"]["type"] == "bool"
     assert records["ed.insert"]["signature"] == "ed.insert(buffer, text)"
     assert [p["description"] for p in records["ed.insert"]["params"]] == ["A buffer.", "The text."]
+
+
+def test_vimdoc_braced_parameters_and_returns_in_parentheses(run, jsonl, tmp_path):
+    doc = ("## Lua module: `ed.pat`\n\n##### `ed.pat.find({subject}, {pattern}, {init})`\n\n"
+           "Finds a pattern.\n\n**Parameters:**\n\n* `subject` (`string`)\n* `pattern` (`string`)\n"
+           "* `init` (`integer?`)\n\n**Returns:** (`integer?`, `integer?`): start and end, or `nil`.\n\n"
+           "##### `ed.pat.any({list})`\n\nTrue when any matches.\n\n**Returns:** (`boolean`)\n\n"
+           "##### `ed.pat.count()`\n\nCounts.\n")
+    _, records = convert(run, jsonl, tmp_path, ("pat.md", doc))
+    find = records["ed.pat.find"]
+    assert find["signature"] == "ed.pat.find(subject, pattern, init)"
+    assert [(p["name"], p["type"], p["optional"]) for p in find["params"]] == [
+        ("subject", "string", False), ("pattern", "string", False), ("init", "integer", True)]
+    assert find["returns"] == [{"type": "integer?", "description": "start and end, or `nil`."},
+                               {"type": "integer?", "description": ""}]
+    assert records["ed.pat.any"]["returns"] == [{"type": "boolean", "description": ""}]

@@ -413,6 +413,8 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
         return None
     args = rest_stripped[1:close]
     trailer = rest_stripped[close + 1:]
+    if "{" in args and re.fullmatch(rf"\s*\[?\s*\{{{IDENT}\}}\s*\]?(?:\s*\[?\s*,\s*\{{{IDENT}\}}\s*\]?)*\s*", args):
+        args = re.sub(rf"\{{({IDENT})\}}", r"\1", args)  # vimdoc: `vim.re.find({subject}, {pattern})`
     if not _TRAILER_RE.match(trailer):
         return None
     params = split_params(args)
@@ -716,6 +718,26 @@ def _return_from_item(text: str, variant: str | None = None) -> dict[str, Any]:
     if variant:
         entry["variant"] = variant
     return entry
+
+
+_PAREN_TYPES_RE = re.compile(r"^\((?P<types>`[^`]+`(?:\s*,\s*`[^`]+`)*)\)\s*:?\s*(?P<rest>.*)$", re.DOTALL)
+
+
+def _returns_from_text(text: str, variant: str | None = None) -> list[dict[str, Any]]:
+    """One return item, or several when it opens with their types in parentheses:
+    ``(`integer?`, `integer?`): match start and end``."""
+    m = _PAREN_TYPES_RE.match(text.strip())
+    if not m:
+        return [_return_from_item(text, variant)]
+    types = re.findall(r"`([^`]+)`", m.group("types"))
+    desc = re.sub(r"\s+", " ", m.group("rest")).strip()
+    out = []
+    for k, t in enumerate(types):
+        entry: dict[str, Any] = {"type": t, "description": desc if k == 0 else ""}
+        if variant:
+            entry["variant"] = variant
+        out.append(entry)
+    return out
 
 
 _KNOWN_TYPES = frozenset("nil boolean bool number integer int float string table function "
@@ -1817,7 +1839,7 @@ class _Extractor:
                         if re.match(r"^(?:nothing|none|no value|nil)\.?$", rest.strip(), re.IGNORECASE):
                             extra["returns_nothing"] = True
                         else:
-                            returns.append(_return_from_item(rest, variant))
+                            returns.extend(_returns_from_text(rest, variant))
                     elif kind == "params":
                         p = _param_from_item(rest)
                         if p:
@@ -2071,7 +2093,7 @@ class _Extractor:
             if indent > top and out:
                 out[-1]["description"] = (out[-1]["description"] + " " + text.replace("`", "")).strip()
                 continue
-            out.append(_return_from_item(text, variant))
+            out.extend(_returns_from_text(text, variant))
         return out
 
 
