@@ -13,8 +13,8 @@ sets. The pipeline's ``code`` stage also decontaminates against ``prompts.csv``.
 Outputs (committed, so the pipeline needs nothing but luacoder):
   code/snippets.jsonl       {"content": "-- <task>\\n<lua>\\n"}        the code model's corpus
   dialogues/howto.jsonl     {"messages": [user, assistant]}           the chat model's how-tos
-  prefs/howto_prefs.jsonl   {"prompt", "chosen", "rejected"}          a how-to answer vs the same
-                                                                       answer with an invented name
+  dpo_prompts.csv           prompt                                     the training questions, which
+                                                                       the SFT model answers for DPO
   prompts.csv               prompt                                     held-out code prompts
   chat_prompts.csv          prompt                                     held-out chat questions
 """
@@ -32,6 +32,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SEED = 12
 TRAIN_PER_TASK = 40  # filled-in tasks per template for training (fewer when a template has fewer)
+#: templates trained on only a few examples: where a tiny model guesses, and invents names
+RARE = {"sound_stop": 4, "master_volume": 4, "color_rgb": 4, "clear_key": 4, "mouse": 4,
+        "update": 4}
 EVAL_PER_TASK = 2    # held out per template for evaluation
 
 OBJECTS = ["hero", "coin", "enemy", "tree", "rock", "bird", "ship", "star", "door", "key",
@@ -128,25 +131,6 @@ TEMPLATES = {
         'if {a}:collides({b}) then\n  blip.audio.play("{s}.wav")\nend', "Sprite:collides"),
 }
 
-#: plausible inventions for each documented name (the kinds of mistakes the eval counts)
-HALLUCINATIONS = {
-    "blip.sprite.new": ["blip.sprite.create", "blip.sprite.add", "blip.sprites.new", "blip.image.new"],
-    "blip.input.is_down": ["blip.input.isDown", "blip.input.down", "blip.key.is_down"],
-    "blip.timer.after": ["blip.timer.delay", "blip.timer.wait", "blip.after"],
-    "blip.timer.every": ["blip.timer.interval", "blip.timer.loop", "blip.timer.repeat_every"],
-    "blip.audio.play": ["blip.audio.play_sound", "blip.sound.play", "blip.audio.start"],
-    "blip.input.pressed": ["blip.input.is_pressed", "blip.input.key_pressed", "blip.key.pressed"],
-    "blip.audio.stop": ["blip.audio.halt", "blip.sound.stop", "blip.audio.stop_sound"],
-    "blip.audio.set_volume": ["blip.audio.volume", "blip.audio.setVolume", "blip.sound.set_volume"],
-    "blip.color.hex": ["blip.color.from_hex", "blip.colour.hex", "blip.color.parse"],
-    "blip.color.rgb": ["blip.color.new", "blip.color.from_rgb", "blip.colour.rgb"],
-    "blip.sprite.count": ["blip.sprite.size", "blip.sprites.count", "blip.sprite.len"],
-    "blip.sprite.clear": ["blip.sprite.remove_all", "blip.sprite.reset", "blip.sprites.clear"],
-    "blip.input.mouse": ["blip.input.mouse_position", "blip.mouse.get", "blip.input.cursor"],
-    "blip.timer.update": ["blip.timer.tick", "blip.update", "blip.timer.step"],
-}
-PREFS_PER_TASK = 8  # preference pairs per template, from its training tasks
-
 QUESTIONS = ["How do I {task}?", "How can I {task} with blip?", "Write Lua code to {task}.",
              "Show me how to {task} in blip."]
 EVAL_QUESTION = "With blip, how would I {task}?"  # a phrasing never used in training
@@ -169,7 +153,7 @@ def split_tasks(rng: random.Random) -> tuple[list, list]:
         combos = [dict(zip(names, combo)) for combo in itertools.product(*(slots[n] for n in names))]
         rng.shuffle(combos)
         held = combos[:EVAL_PER_TASK]
-        rest = combos[EVAL_PER_TASK:EVAL_PER_TASK + TRAIN_PER_TASK]
+        rest = combos[EVAL_PER_TASK:EVAL_PER_TASK + RARE.get(template_id, TRAIN_PER_TASK)]
         held_out += [(template_id, c) for c in held]
         train += [(template_id, c) for c in rest]
     return train, held_out
@@ -187,20 +171,6 @@ def build() -> dict[str, str]:
         dialogues.append({"messages": [
             {"role": "user", "content": question},
             {"role": "assistant", "content": f"Use `{main}`:\n\n```lua\n{code}\n```"}]})
-    prefs = []
-    per_template: dict[str, int] = {}
-    for template_id, values in train:
-        if per_template.get(template_id, 0) >= PREFS_PER_TASK:
-            continue
-        per_template[template_id] = per_template.get(template_id, 0) + 1
-        task, code = fill(template_id, values)
-        main = TEMPLATES[template_id][3]
-        name = main if main in HALLUCINATIONS else next(n for n in HALLUCINATIONS if n in code)
-        wrong = rng.choice(HALLUCINATIONS[name])
-        answer = f"Use `{main}`:\n\n```lua\n{code}\n```"
-        prefs.append({"prompt": rng.choice(QUESTIONS).format(task=task), "chosen": answer,
-                      "rejected": answer.replace(name, wrong),
-                      "hallucination": {"name": wrong, "documented": name}})
     code_prompts, chat_prompts = [], []
     for template_id, values in held_out:
         task, _ = fill(template_id, values)
@@ -222,7 +192,7 @@ def build() -> dict[str, str]:
         return buf.getvalue()
 
     return {"code/snippets.jsonl": jsonl(snippets), "dialogues/howto.jsonl": jsonl(dialogues),
-            "prefs/howto_prefs.jsonl": jsonl(prefs),
+            "dpo_prompts.csv": prompts_csv([d["messages"][0]["content"] for d in dialogues]),
             "prompts.csv": prompts_csv(code_prompts), "chat_prompts.csv": prompts_csv(chat_prompts)}
 
 
