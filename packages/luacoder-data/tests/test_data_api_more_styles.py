@@ -460,3 +460,61 @@ def test_vimdoc_braced_parameters_and_returns_in_parentheses(run, jsonl, tmp_pat
     assert find["returns"] == [{"type": "integer?", "description": "start and end, or `nil`."},
                                {"type": "integer?", "description": ""}]
     assert records["ed.pat.any"]["returns"] == [{"type": "boolean", "description": ""}]
+
+
+VIMDOC = """\
+*kit.txt*    Kit for Nvim
+
+==============================================================================
+Lua module: kit                                                      *kit-lua*
+
+kit.open({path}, {opts})                                           *kit.open()*
+    Opens a file in a split.
+
+    Example: >lua
+        kit.open('a.txt', { split = true })
+<
+
+    Parameters: ~
+      • {path}  (`string`) File to open.
+      • {opts}  (`table?`) Options:
+                • split: (boolean) open in a split
+
+    Return: ~
+        (`integer`) buffer number
+
+                                                               *kit.close_all()*
+kit.close_all({force}, {...})
+    Closes every kit window.
+
+    Parameters: ~
+      • {force}  (`boolean?`) close modified buffers too
+      • {...}    (`any`) ignored
+
+kit.config                                                        *kit.config*
+    The current configuration table.
+
+ vim:tw=78:ts=8:ft=help:norl:
+"""
+
+
+def test_vim_help_files(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("doc/kit.txt", VIMDOC))
+    assert set(records) == {"kit.open", "kit.close_all", "kit.config"}
+    op = records["kit.open"]
+    assert op["signature"] == "kit.open(path, opts)"
+    assert [(p["name"], p["type"], p["optional"]) for p in op["params"]] == [
+        ("path", "string", False), ("opts", "table", True)]
+    assert "split" in op["params"][1]["description"]
+    assert op["returns"] == [{"type": "integer", "description": "buffer number"}]
+    assert op["examples"] == ["kit.open('a.txt', { split = true })\n"]
+    assert op["description"] == "Opens a file in a split."
+    assert op["source"]["line"] == 6
+    assert records["kit.close_all"]["params"][1]["name"] == "..."
+    assert records["kit.config"]["kind"] == "field"
+    # api-docs reads the same file in a mixed folder; a plain .txt is named, not read
+    (tmp_path / "doc" / "notes.txt").write_text("Just some notes.\n", encoding="utf-8")
+    out = tmp_path / "mixed.jsonl"
+    result = run("data", "convert", "api-docs", tmp_path / "doc", "-o", out, ok=True)
+    assert {r["name"] for r in jsonl[1](out)} == set(records)
+    assert "notes.txt" in result.output

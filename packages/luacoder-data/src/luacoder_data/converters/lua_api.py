@@ -144,8 +144,8 @@ class ApiDocsConverter(Converter):
     """A mixed reference (markdown pages and Lua sources, files or folders) -> API records."""
 
     summary = ("API reference of any kind in one go: markdown files go to markdown-api's "
-               "reader, .lua files to lua-api's, LDoc HTML pages and Sphinx-style "
-               "reStructuredText to their readers -> API records.")
+               "reader, .lua files to lua-api's, LDoc HTML pages, Sphinx-style "
+               "reStructuredText and Vim help files (doc/*.txt) to their readers -> API records.")
     output_kind = "api"
 
     def params(self) -> list[click.Parameter]:
@@ -157,7 +157,7 @@ class ApiDocsConverter(Converter):
     def run(self, inputs: list[str], output: str, *, module_names: str = "records",
             keep_duplicates: bool = False, **options: Any):
         paths, notes = _expand_inputs(inputs, _MARKDOWN_SUFFIXES + LUA_SUFFIXES + HTML_SUFFIXES
-                                      + RST_SUFFIXES)
+                                      + RST_SUFFIXES + (".txt",))
         out = open_output(output, kind="api", name="api-docs", options=options)
         with out:
             collector = MarkdownApiReader(keep_duplicates=keep_duplicates)

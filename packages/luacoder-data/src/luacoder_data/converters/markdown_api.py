@@ -413,8 +413,8 @@ def parse_signature(text: str, *, allow_spaced_bare: bool = False) -> Signature 
         return None
     args = rest_stripped[1:close]
     trailer = rest_stripped[close + 1:]
-    if "{" in args and re.fullmatch(rf"\s*\[?\s*\{{{IDENT}\}}\s*\]?(?:\s*\[?\s*,\s*\{{{IDENT}\}}\s*\]?)*\s*", args):
-        args = re.sub(rf"\{{({IDENT})\}}", r"\1", args)  # vimdoc: `vim.re.find({subject}, {pattern})`
+    if "{" in args and re.fullmatch(rf"\s*\[?\s*\{{(?:{IDENT}|\.\.\.)\}}\s*\]?(?:\s*\[?\s*,\s*\{{(?:{IDENT}|\.\.\.)\}}\s*\]?)*\s*", args):
+        args = re.sub(rf"\{{({IDENT}|\.\.\.)\}}", r"\1", args)  # vimdoc: `vim.re.find({subject}, {pattern})`
     if not _TRAILER_RE.match(trailer):
         return None
     params = split_params(args)
@@ -2438,6 +2438,11 @@ class MarkdownApiReader:
 
     def read(self, path: Path, out: Output) -> int:
         """Extract ``path``'s entries; returns how many API entries it held."""
+        if path.suffix.lower() == ".txt":
+            from luacoder_data.vimdoc import looks_like_vimdoc
+
+            if looks_like_vimdoc(head_text(path, 1 << 20)):
+                return self._read_vimdoc(path, out)
         problem = sniff_markdown(path, head_text(path, 65536))
         if problem:
             self.notes.append(f"{path}: {problem}")
@@ -2466,6 +2471,18 @@ class MarkdownApiReader:
                               "function, method or field (a tutorial or prose page? headings "
                               "that are bare names without signatures need --heading-level N)")
         return entries
+
+    def _read_vimdoc(self, path: Path, out: Output) -> int:
+        """A Vim help file (``doc/*.txt``), read by :mod:`luacoder_data.vimdoc`."""
+        from luacoder_data.vimdoc import extract_vimdoc
+
+        records = extract_vimdoc(read_markdown(path), source=str(path))
+        for record in records:
+            out.count_read()
+            self._add(record, out)
+        if not records:
+            self.notes.append(f"{path}: a Vim help file without function entries")
+        return len(records)
 
     def _add(self, record: dict, out: Output) -> None:
         name = record["name"]
