@@ -485,11 +485,31 @@ local state = { runs = 0, depth = 0, tests = 0, failures = 0, errors = 0, assert
 local current = nil -- the test being run: { assertions, token }
 local env -- the program's global table, set below
 
+-- every LuaUnit function -> the names it is published under (its aliases)
+local OWN_NAMES = _setmetatable({}, { __mode = "k" })
+
+-- was the function `level` levels above the caller called under one of its own names
+-- (`lu.assertEquals` must not be LuaUnit's assertNotEquals put there by the completion)? A call
+-- through a local or upvalue alias cannot be checked by name and is accepted.
+local function called_as_itself(level)
+  local info = _getinfo(level + 1, "nf")
+  if not info then return false end
+  local how = info.namewhat
+  if how == "local" or how == "upvalue" then return true end
+  local names = OWN_NAMES[info.func]
+  return names ~= nil and info.name ~= nil and names[info.name] == true
+end
+
 local function note(level)
-  -- an assertion counts when the tests' own code called it directly
+  -- an assertion counts when the tests' own code called it directly, by its own name
   if current and called_by_tests(level + 1) then
-    current.assertions = current.assertions + 1
-    state.assertions = state.assertions + 1
+    if called_as_itself(level + 1) then
+      current.assertions = current.assertions + 1
+      state.assertions = state.assertions + 1
+    else
+      state.problem = state.problem or
+        "the tests called a LuaUnit function under another one's name (a swapped assertion)"
+    end
   end
 end
 
@@ -628,8 +648,9 @@ local function almost_equals(actual, expected, margin)
 end
 
 local function in_test_code(what)
-  -- success()/skip() end a test early; only the tests' own code may do that
+  -- success()/skip() end a test early; only the tests' own code may do that, by their own names
   if not called_by_tests(2) then violation(what .. " from the completion") end
+  if not called_as_itself(2) then violation(what .. " under another function's name") end
 end
 
 local function make_luaunit()
@@ -1120,10 +1141,11 @@ local function make_luaunit()
     return (state.failures - saved_failures) + (state.errors - saved_errors)
   end
   -- evidence only when the tests' own code called the runner directly
-  local function run(...) return run_entry(called_by_tests(1)) end
+  local function run(...) return run_entry(called_by_tests(1) and called_as_itself(1)) end
   runner.run = run
   runner.new = function() return _setmetatable({}, { __index = runner }) end
-  runner.runSuite = function(...) return run_entry(called_by_tests(1)) end
+  local function run_suite_method(...) return run_entry(called_by_tests(1) and called_as_itself(1)) end
+  runner.runSuite = run_suite_method
   runner.setOutputType = function() end
   runner.setVerbosity = function() end
   runner.isTestName = function(s) return is_test_name(s) end
@@ -1132,6 +1154,20 @@ local function make_luaunit()
   M.run, M.Run = run, run
   M.unregisterCurrentSuite = function() end
   M.setVerbosity, M.set_verbosity, M.SetVerbosity = function() end, function() end, function() end
+  for name, f in _next, M do
+    if _type(f) == "function" then
+      local names = OWN_NAMES[f] or {}
+      names[name] = true
+      OWN_NAMES[f] = names
+    end
+  end
+  for name, f in _next, runner do
+    if _type(f) == "function" then
+      local names = OWN_NAMES[f] or {}
+      names[name] = true
+      OWN_NAMES[f] = names
+    end
+  end
   return M
 end
 
