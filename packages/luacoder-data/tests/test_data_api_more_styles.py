@@ -518,3 +518,21 @@ def test_vim_help_files(run, jsonl, tmp_path):
     result = run("data", "convert", "api-docs", tmp_path / "doc", "-o", out, ok=True)
     assert {r["name"] for r in jsonl[1](out)} == set(records)
     assert "notes.txt" in result.output
+
+
+def test_bullet_references_with_nested_descriptions(run, jsonl, tmp_path):
+    doc = ("World access\n------------\n\n* `world.put(pos, block)`\n    * Puts a block at `pos`.\n"
+           "    * e.g. `world.put({x=0, y=1}, {name=\"stone\"})`\n"
+           "* `world.put_many({pos1, pos2, ...}, block)`\n    * Same, for many positions:\n"
+           "      `world.put_many({{x=0, y=1}, {x=1, y=1}}, b)` is one call.\n"
+           "* `world.get(pos)`: the block at `pos`\n* `world.clear(pos)`\n\nMore prose.\n")
+    _, records = convert(run, jsonl, tmp_path, ("world.md", doc))
+    assert set(records) == {"world.put", "world.put_many", "world.get", "world.clear"}
+    put = records["world.put"]
+    assert put["description"].startswith("Puts a block at `pos`.")
+    assert "{x=0, y=1}" in put["description"]
+    many = records["world.put_many"]
+    assert [(p["name"], p["type"]) for p in many["params"]] == [
+        ("{pos1, pos2, ...}", "table"), ("block", None)]
+    assert "{{x=0, y=1}, {x=1, y=1}}" in many["description"]  # not taken for a template tag
+    assert records["world.get"]["description"] == "the block at `pos`"

@@ -152,7 +152,10 @@ def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[s
                 in_fence = m.group("fence")
                 continue
             if "{{" in line:  # Jinja output tags outside code (Lua tables may hold "{{")
-                line = lines[i] = _JINJA_VAR_RE.sub("", line)
+                parts = re.split(r"(`[^`]*`)", line)  # not inside code spans either
+                line = lines[i] = "".join(part if part.startswith("`") and part.endswith("`")
+                                          and len(part) > 1 else _JINJA_VAR_RE.sub("", part)
+                                          for part in parts)
             if "<a" in line:  # `<a name="torch.Tensor.narrow"></a>`: an anchor, not text
                 line = lines[i] = _EMPTY_ANCHOR_RE.sub("", line)
             if line.lstrip()[:2].lower() == "<h" and _HTML_HEADING_RE.match(line):
@@ -333,6 +336,9 @@ def _param_from_token(raw: str, optional: bool) -> dict[str, Any] | None:
                 param["optional"] = True
             param["type"] = ptype
         return param
+    if re.fullmatch(rf"\{{\s*{IDENT}(?:\s*,\s*(?:{IDENT}|\.\.\.))+\s*\}}", raw):
+        # `core.bulk_set_node({pos1, pos2, pos3, ...}, node)`: a list the caller passes
+        return {"name": raw, "type": "table", "optional": optional}
     # literals and tables in example-like signatures: "unix:/path.sock", {opts}, 123, name type
     if re.match(r'^(?:"[^"]*"|\'[^\']*\'|\{.*\}|-?\d[\d.]*|true|false|nil|function\s*\(.*)$', raw,
                 re.DOTALL):
@@ -1467,7 +1473,32 @@ class _Extractor:
             if sig is None or not _is_api_name(sig.name) or sig.name in _LUA_GLOBALS \
                     or any(p.get("literal") for p in sig.params):
                 continue
-            found.append((i, sig, m.group("rest")))
+            rest = m.group("rest")
+            # the item's nested bullets and continuation lines describe it
+            indent = len(line) - len(line.lstrip())
+            sub: list[str] = []
+            j = i + 1
+            while j < len(lines):
+                nxt = lines[j]
+                if not nxt.strip():
+                    k = j + 1
+                    while k < len(lines) and not lines[k].strip():
+                        k += 1
+                    if k >= len(lines) or len(lines[k]) - len(lines[k].lstrip()) <= indent:
+                        break
+                    j = k
+                    continue
+                if len(nxt) - len(nxt.lstrip()) <= indent or inside[j]:
+                    break
+                text = nxt.strip()
+                if _LIST_ITEM_RE.match(nxt) or not sub:
+                    sub.append(re.sub(r"^(?:[-*+]|\d{1,9}[.)])\s+", "", text))
+                else:
+                    sub[-1] += " " + text
+                j += 1
+            if sub:
+                rest = (rest.strip() + "\n" if rest.strip() else "") + "\n".join(sub)
+            found.append((i, sig, rest))
         if len(found) < 3:
             found = []
         known = {e.record["name"] for e in doc.entries}
