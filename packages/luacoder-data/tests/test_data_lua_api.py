@@ -635,3 +635,44 @@ local function helper() end
     assert [(p["name"], p["type"]) for p in add["params"]] == [("text", "string")]
     assert add["signature"] == "notes.add(text)"
     assert add["examples"] == ['notes.add("milk")\n']
+
+
+def test_eclipse_ldt_doc_blocks(run, jsonl, tmp_path):
+    src = tmp_path / "Sprite.lua"
+    src.write_text("""\
+
+--------------------------------
+-- @module Sprite
+-- @extend Node
+-- @parent_module gfx
+
+--------------------------------
+--  Sets the image the sprite draws.
+-- @function [parent=#Sprite] setImage
+-- @param self
+-- @param #gfx.Image image
+-- @param #unsigned int frame
+
+--------------------------------
+--  Makes a sprite from a file.
+-- @function [parent=#Sprite] create
+-- @param self
+-- @param #string file
+-- @return Sprite#Sprite ret (return value: gfx.Sprite)
+
+--------------------------------
+-- @function [parent=#Sprite] version
+-- @return #number the version
+
+return nil
+""", encoding="utf-8")
+    _, records = convert(run, jsonl, tmp_path, src)
+    assert {"gfx.Sprite:setImage", "gfx.Sprite:create", "gfx.Sprite.version"} <= set(records)
+    assert not any("[parent" in name for name in records)
+    img = records["gfx.Sprite:setImage"]
+    assert [(p["name"], p["type"]) for p in img["params"]] == [
+        ("image", "gfx.Image"), ("frame", "unsigned int")]
+    assert img["description"] == "Sets the image the sprite draws."
+    assert records["gfx.Sprite:create"]["returns"][0]["type"] == "Sprite"
+    assert records["gfx.Sprite.version"]["returns"][0] == {"type": "number",
+                                                           "description": "the version"}

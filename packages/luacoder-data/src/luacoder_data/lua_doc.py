@@ -304,6 +304,11 @@ def _param_from_tag(tag: str, text: str, *, luals: bool, known: set[str]) -> dic
         if default is not None:
             p["default"] = default
         return p
+    ldt = re.match(rf"^(?:[\w.]*)#(?P<type>unsigned\s+\w+|[\w.]+(?:\[\])?)\s+(?P<name>\.\.\.|{IDENT})\b\s*(?P<desc>.*)$",
+                   text, re.DOTALL)
+    if ldt:  # Eclipse LDT: `@param #cc.Texture2D texture`, `@param openmw.core#GameObject obj`
+        return {"name": ldt.group("name"), "type": ldt.group("type"),
+                "description": _clean_desc(ldt.group("desc")), "optional": ldt.group("name") == "..."}
     # @param
     mod = re.match(r"^\[(?P<mod>[^\]]*)\]\s*", text)
     ldoc_opt, default = _ldoc_opt(mod.group("mod")) if mod else (False, None)
@@ -348,6 +353,9 @@ def _returns_from_tag(tag: str, text: str, *, luals: bool) -> list[dict[str, Any
         rtype, rest = read_type(text)
         rtype, _ = _optional_type(rtype)
         return [{"type": rtype or None, "description": _clean_desc(rest)}]
+    ldt = re.match(r"^[\w.]*#(?P<type>[\w.]+(?:\[\])?)(?:\s+(?P<desc>.*))?$", text, re.DOTALL)
+    if ldt and not luals:  # Eclipse LDT: `@return Texture2D#Texture2D ret`, `@return #number`
+        return [{"type": ldt.group("type"), "description": _clean_desc(ldt.group("desc") or "")}]
     if not luals:
         return [{"type": None, "description": _clean_desc(text)}]
     out = []
@@ -607,6 +615,11 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                 break
         if module_tag:
             break
+    short_module = module_tag
+    parent_module = next((b.first("parent_module").split()[0] for b in blocks
+                          if (b.first("parent_module") or "").split()), None)
+    if module_tag and parent_module and "." not in module_tag:
+        module_tag = f"{parent_module}.{module_tag}"  # LDT: `@module Node` + `@parent_module cc`
     known_types: set[str] = set()
     aliases: dict[str, list[str]] = {}
     for b in blocks:
@@ -657,6 +670,8 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
     def public_names(declared: str) -> list[str]:
         """The names a declaration is reached by from outside the file ([] when private)."""
         root, sep, rest = re.match(rf"^({IDENT})([.:]?)(.*)$", declared).groups()
+        if short_module and module_tag != short_module and root == short_module:
+            return [module_tag + sep + rest if sep else module_tag]
         if root in local_names and root not in local_tables and root not in local_class:
             return []  # `lstrip = stringx.lstrip` after `local lstrip`: a private alias
         if root in local_class:
@@ -865,6 +880,11 @@ def _ldoc_function_name(b: DocBlock | None) -> str | None:
         return None
     fn = b.first("function")
     if fn and fn.split():
+        ldt = re.match(r"^\[parent=#(?P<parent>[\w.]+)\]\s*(?P<name>[\w.:]+)", fn.strip())
+        if ldt:  # Eclipse LDT: `@function [parent=#ParticleBatchNode] setTexture`
+            self_first = next((text.split()[0] for tag, text, _ in b.tags
+                               if tag == "param" and text.split()), None) == "self"
+            return ldt.group("parent") + (":" if self_first else ".") + ldt.group("name")
         return fn.split()[0]
     if (b.first("class") or "").split()[:1] == ["function"] and (b.first("name") or "").split():
         return b.first("name").split()[0]
