@@ -536,3 +536,76 @@ def test_bullet_references_with_nested_descriptions(run, jsonl, tmp_path):
         ("{pos1, pos2, ...}", "table"), ("block", None)]
     assert "{{x=0, y=1}, {x=1, y=1}}" in many["description"]  # not taken for a template tag
     assert records["world.get"]["description"] == "the block at `pos`"
+
+
+ADOC = """\
+= Zip Manual =
+A. Author
+
+API (Functions)
+---------------
+
+[[pack]]
+pack
+~~~~
+
+[source,lua]
+------------
+data = zip.pack(value[, level])
+-- "level" must be 1-9. Default: 6.
+------------
+
++zip.pack+ compresses a value.
+
+Available levels:
+
++1+:: fastest
++9+:: smallest
+
+.Example: Packing
+[source,lua]
+local data = zip.pack("hello")
+print(#data)
+
+unpack
+~~~~~~
+
+[source,lua]
+------------
+value = zip.unpack(data)
+------------
+
+Reverses <<pack,+zip.pack+>>.
+
+API (Variables)
+---------------
+
+_VERSION
+~~~~~~~~
+
+The module version (+"1.0"+).
+
+Overview
+~~~~~~~~
+
+Prose, not an entry.
+
+// vi:ft=asciidoc tw=72:
+"""
+
+
+def test_asciidoc_manuals(run, jsonl, tmp_path):
+    _, records = convert(run, jsonl, tmp_path, ("manual.adoc", ADOC))
+    assert set(records) == {"zip.pack", "zip.unpack", "_VERSION"}
+    pack = records["zip.pack"]
+    assert pack["signature"] == "zip.pack(value[, level])"
+    assert [(p["name"], p["optional"]) for p in pack["params"]] == [("value", False),
+                                                                   ("level", True)]
+    assert pack["returns"][0]["name"] == "data"
+    assert pack["description"].startswith("`zip.pack` compresses a value.")
+    assert pack["examples"] == ['local data = zip.pack("hello")\nprint(#data)\n']
+    assert records["zip.unpack"]["description"] == "Reverses `zip.pack`."
+    assert records["_VERSION"]["kind"] == "field"
+    # the same manual as .txt (the older name lua-cjson used) reads the same
+    _, again = convert(run, jsonl, tmp_path, ("old/manual.txt", ADOC))
+    assert set(again) == set(records)

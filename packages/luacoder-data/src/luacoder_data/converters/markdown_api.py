@@ -122,6 +122,88 @@ def _html_heading(lines: list[str], i: int) -> None:
         lines[k] = ""
 
 
+_ADOC_UNDERLINE = "=-~^+"
+
+
+def looks_like_asciidoc(path: Path, head: str) -> bool:
+    """An AsciiDoc page (``manual.adoc``, or a ``.txt`` with ``[source,lua]`` blocks and
+    underlined titles)."""
+    suffix = path.suffix.lower()
+    if suffix in (".adoc", ".asciidoc", ".asc"):
+        return True
+    return suffix == ".txt" and ("[source," in head or "ft=asciidoc" in head) and bool(
+        re.search(r"^[^\s].*\n[~^]{3,}\s*$", head, re.MULTILINE))
+
+
+def asciidoc_to_markdown(lines: list[str]) -> list[str]:
+    """AsciiDoc lines as the markdown this reader knows, one line for one line: underlined
+    and ``== x`` titles become ATX headings, ``[source,lua]`` + ``----`` listings (or a
+    source paragraph) fenced code, ``+mono+`` code spans, ``term:: text`` list items; block
+    anchors, attribute lines and comments are blanked."""
+    out = list(lines)
+    n = len(out)
+    i = 0
+    block: str | None = None
+    lang = ""
+    while i < n:
+        s = out[i].strip()
+        if block is not None:
+            if s == block:
+                out[i] = "```"
+                block = None
+            i += 1
+            continue
+        src = re.fullmatch(r"\[source\s*,\s*(?P<lang>[\w+-]+)[^\]]*\]", s)
+        if src:
+            lang = src.group("lang").lower()
+            nxt = out[i + 1].strip() if i + 1 < n else ""
+            if nxt and not re.fullmatch(r"-{4,}|\.{4,}", nxt):
+                # a source paragraph: the code runs to the next blank line
+                j = i + 1
+                while j < n and out[j].strip():
+                    j += 1
+                out[i] = "```" + lang
+                if j < n:
+                    out[j] = "```"
+                    i = j + 1
+                else:
+                    out.append("```")
+                    i = n
+                lang = ""
+                continue
+            out[i] = ""
+            i += 1
+            continue
+        under = out[i + 1].strip() if i + 1 < n else ""
+        if s and under and under[0] in _ADOC_UNDERLINE and re.fullmatch(rf"\{under[0]}{{2,}}", under) \
+                and abs(len(under) - len(s)) <= 2 and not re.fullmatch(r"\[.*\]", s) \
+                and not re.fullmatch(r"[-=~^+.*_]{4,}", s):
+            out[i] = "#" * (_ADOC_UNDERLINE.index(under[0]) + 1) + " " + s
+            out[i + 1] = ""
+            i += 2
+            continue
+        if re.fullmatch(r"-{4,}|\.{4,}", s):  # a listing or literal block
+            block = s
+            out[i] = "```" + lang
+            lang = ""
+        elif re.fullmatch(r"={4,}|\*{4,}|_{4,}", s) or re.fullmatch(r"\[\[[^\]]+\]\]", s) \
+                or re.fullmatch(r"\[[A-Za-z0-9_, =\"'.-]*\]", s) or out[i].startswith("//") \
+                or re.fullmatch(r":[\w-]+:.*", s):
+            out[i] = ""  # block delimiters, anchors, attributes, comments
+        elif re.match(r"^=+\s+\S", out[i]):
+            m = re.match(r"^(=+)\s+(.+?)\s*=*\s*$", out[i])
+            out[i] = "#" * min(len(m.group(1)), 6) + " " + m.group(2)
+        else:
+            line = re.sub(r"(?<![\w+`])\+\+?([^+\n]+?)\+\+?(?![\w+])", r"`\1`", out[i])
+            line = re.sub(r"<<[\w.-]+,([^>]+)>>", r"\1", line)
+            ll = re.match(r"^(?P<term>\S.*?)::(?:\s+(?P<desc>.*))?$", line)
+            if ll and "(" not in ll.group("term"):
+                line = f"- {ll.group('term')}: {ll.group('desc') or ''}".rstrip()
+            out[i] = line
+        i += 1
+    return out
+
+
 def prepare_lines(text: str | list[str], *, front_matter: bool = True) -> list[str]:
     """Lines of ``text`` with front matter, template tags, empty ``<a name>`` anchors and HTML
     comments blanked out (the line count stays the same, so line numbers keep pointing into the
@@ -1770,6 +1852,12 @@ class _Extractor:
             return _Decision([(self._qualify(plain), None)])  # `### \`border\``: an option
         if _section_calls(plain, body, fences, h.end):
             return _Decision([(self._qualify(plain), None)], kind="function")  # `# Popup`
+        parent = next((x for x in reversed(headings) if x.line < h.line and x.level < h.level), None)
+        if parent is not None and re.fullmatch(IDENT, plain) and plain.lower() not in _PROSE_WORDS \
+                and re.search(
+                r"\b(?:variables|fields|constants|properties)\b", _clean_inline(parent.text),
+                re.IGNORECASE):
+            return _Decision([(self._qualify(plain), None)])  # `_VERSION` under "API (Variables)"
         return None
 
     def _record(self, h: Heading, name: str, sig: Signature | None, lines: list[str],
@@ -1829,7 +1917,14 @@ class _Extractor:
             if i in fences:
                 fence = fences[i]
                 if fence.lang in ("lua", "luajit", "lua5.1", "lua54", "moonscript", "") and fence.code.strip():
-                    if fence.lang or _compiles(fence.code):
+                    code_lines = [ln.strip() for ln in fence.code.split("\n")
+                                  if ln.strip() and not ln.strip().startswith("--")]
+                    own = parse_signature(code_lines[0], allow_spaced_bare=True) \
+                        if len(code_lines) == 1 and sig is not None else None
+                    if own is not None and last_segment(own.name) == last_segment(name) \
+                            and not any(p.get("literal") for p in own.params):
+                        pass  # the entry's own signature in a block, not an example
+                    elif fence.lang or _compiles(fence.code):
                         examples.append(fence.code.rstrip() + "\n")
                 i = fence.end
                 continue
@@ -2227,7 +2322,7 @@ def finalize_kinds(records: list[dict[str, Any]]) -> None:
             r["kind"] = "module"
 
 
-_MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mdx")
+_MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mdx", ".adoc", ".asciidoc")
 
 
 def _expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = _MARKDOWN_SUFFIXES
@@ -2474,13 +2569,17 @@ class MarkdownApiReader:
 
             if looks_like_vimdoc(head_text(path, 1 << 20)):
                 return self._read_vimdoc(path, out)
-        problem = sniff_markdown(path, head_text(path, 65536))
+        problem = None if looks_like_asciidoc(path, head_text(path, 65536)) else \
+            sniff_markdown(path, head_text(path, 65536))
         if problem:
             self.notes.append(f"{path}: {problem}")
             return 0
         entries = 0
         headings = 0
+        adoc = looks_like_asciidoc(path, head_text(path, 65536))
         for lines, offset, first in iter_markdown_chunks(path):
+            if adoc:
+                lines = asciidoc_to_markdown(lines)
             doc = _Extractor(**self.extractor_args, source_name=str(path)).extract(
                 "", line_offset=offset, prepared=prepare_lines(lines, front_matter=first))
             self.headings += doc.headings
