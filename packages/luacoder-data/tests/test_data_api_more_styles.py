@@ -609,3 +609,16 @@ def test_asciidoc_manuals(run, jsonl, tmp_path):
     # the same manual as .txt (the older name lua-cjson used) reads the same
     _, again = convert(run, jsonl, tmp_path, ("old/manual.txt", ADOC))
     assert set(again) == set(records)
+
+
+def test_parameters_listed_without_a_label(run, jsonl, tmp_path):
+    doc = ("# Utils\n\n## box\n\n### `quote(str, opts)` {#box.quote}\n\nQuotes a string:\n\n"
+           "- `str` - Required, the string to quote\n- `opts`: Optional, a table:\n"
+           "  - `shell`: which shell\n\nReturns the quoted string.\n\n"
+           "### `time()` {#box.time}\n\nThe time.\n\n- `1`: one\n- `2`: two\n")
+    _, records = convert(run, jsonl, tmp_path, ("utils.md", doc))
+    assert set(records) == {"box.quote", "box.time"}
+    params = records["box.quote"]["params"]
+    assert [(p["name"], p["optional"], p["description"]) for p in params] == [
+        ("str", False, "the string to quote"), ("opts", True, "a table:; shell: which shell")]
+    assert records["box.time"]["params"] == []

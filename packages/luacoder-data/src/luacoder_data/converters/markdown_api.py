@@ -2080,6 +2080,8 @@ class _Extractor:
             params = [by_name.get(p["name"]) or {"name": p["name"], "type": p.get("type"),
                                                   "description": "", "optional": bool(p.get("optional"))}
                       for p in sig.params if not p.get("literal")]
+        if not params and not heading_params and sig is not None and sig.has_call and sig.params:
+            params = _unlabelled_params(desc_lines, [p["name"] for p in sig.params])
         params = _merge_params(sig.params if sig is not None and sig.has_call else [], params)
         for p in params:
             opt = option_tables.get(p["name"])
@@ -2221,6 +2223,36 @@ class _Extractor:
                 continue
             out.extend(_returns_from_text(text, variant))
         return out
+
+
+def _unlabelled_params(lines: list[str], names: list[str]) -> list[dict[str, Any]]:
+    """A bullet list in the description whose items open with the signature's parameters
+    (`` - `opts` - Required, the options ``), with no "Parameters" label: the parameters."""
+    block = [ln for ln in lines if ln.strip()]
+    items = _parse_items([ln for ln in lines if ln.strip() and (_LIST_ITEM_RE.match(ln) or
+                                                                 ln.startswith((" ", "\t")))])
+    if not items or not block:
+        return []
+    top = min(indent for indent, _ in items)
+    found: list[dict[str, Any]] = []
+    for indent, text in items:
+        if indent > top:
+            if found:
+                sub = re.sub(r"\s+", " ", text).replace("`", "").strip()
+                found[-1]["description"] = (found[-1]["description"] + "; " + sub).strip("; ")
+            continue
+        p = _param_from_item(text)
+        if p is None or p["name"] not in names or any(q["name"] == p["name"] for q in found):
+            continue
+        desc = p["description"]
+        if re.match(r"^required\b[,.:]?\s*", desc, re.IGNORECASE):
+            p["description"] = re.sub(r"^required\b[,.:]?\s*", "", desc, flags=re.IGNORECASE)
+        elif re.match(r"^optional\b", desc, re.IGNORECASE):
+            p["optional"] = True
+            p["description"] = re.sub(r"^optional\b[,.:]?\s*", "", desc, flags=re.IGNORECASE)
+        found.append(p)
+    # only when they are the parameters' list: at least half of the signature's names
+    return found if len(found) * 2 >= len(names) else []
 
 
 def _is_label_heading(text: str) -> bool:
