@@ -86,6 +86,7 @@ def _fake_sweep(out: Path, api_path: Path) -> dict:
         rows.append({"checkpoint": name, "step": step * 10, "kind": "final" if name == "final" else
                      ("base" if name == "base" else "checkpoint"), "api_match_accuracy": good,
                      "syntax_valid_rate": good, "refs_total": 2,
+                     "api_match_accuracy_ci95": [max(0.0, good - 0.4), min(1.0, good + 0.3)],
                      "hallucinated": {"tween.fly": 1} if name == "base" else
                      ({"tween.make": 1} if name == "checkpoint-10" else {}),
                      "hallucinated_examples": {"tween.make": {"closest": "tween.new"}},
@@ -114,6 +115,13 @@ def test_page_from_a_sweeps_files(tmp_path, tween_api, api):
     assert 'id="ckpt-checkpoint-10"' in page
     assert "expected 3, got 4" in page  # exec verdicts of the final checkpoint
     assert "half written" in page
+    assert ">0.500 [0.10, 0.80]</td>" in page  # a value with its 95% interval
+    # the sweep's verdict is the page's: no crown when it found too little evidence
+    payload.update(best=None, best_note="too little evidence: at most 2 references")
+    refused = write_report_html(out / "report.html", payload, report_type=CodeReport(),
+                                index=api.index).read_text()
+    assert "No best checkpoint: too little evidence: at most 2 references." in refused
+    assert 'class="best"' not in refused
     # the prompt across checkpoints: one column per checkpoint in each prompt's panel
     panel = page[page.index('id="p1"'):page.index('id="p2"')]
     assert [m for m in re.findall(r'<div data-checkpoint="([^"]+)"><h4>', panel)] == [

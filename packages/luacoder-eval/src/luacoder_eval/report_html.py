@@ -279,6 +279,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(row: dict, column: str) -> str:
+    """A value, with its 95% interval when the sweep computed one (``<column>_ci95``)."""
+    text = _fmt(row.get(column))
+    interval = row.get(f"{column}_ci95")
+    if (isinstance(interval, (list, tuple)) and len(interval) == 2
+            and all(isinstance(v, (int, float)) for v in interval)):
+        text += f" [{interval[0]:.2f}, {interval[1]:.2f}]"
+    return text
+
+
 def _sort_key(value: Any) -> str:
     if isinstance(value, bool):
         return str(int(value))
@@ -303,12 +313,15 @@ def build_context(payload: dict, out_dir: Path, report_type: Any, index: Any) ->
     rows: list[dict] = payload.get("rows") or []
     metric = payload.get("metric") or "api_match_accuracy"
     config = payload.get("config") or {}
-    best = pick_best(rows, metric, int(config.get("min_refs") or 0))
+    if "best" in payload:  # the sweep's verdict (it refuses to crown on too little evidence)
+        best = next((r for r in rows if r.get("checkpoint") == payload["best"]), None)
+    else:
+        best = pick_best(rows, metric, int(config.get("min_refs") or 0))
     columns = metric_columns(rows)
     table = []
     for row in rows:
         table.append({"name": row["checkpoint"], "best": best is not None and row is best,
-                      "cells": [(_fmt(row.get(c)), _sort_key(row.get(c)))
+                      "cells": [(_cell(row, c), _sort_key(row.get(c)))
                                 for c in ("step", "kind", *columns)]})
     # per checkpoint: its samples, analysed once
     checkpoints: list[dict] = []
@@ -358,6 +371,7 @@ def build_context(payload: dict, out_dir: Path, report_type: Any, index: Any) ->
                                               "max_new_tokens", "temperature", "num_samples")
                    if config.get(k) is not None},
         "metric": metric, "best": best, "best_value": _fmt(best.get(metric)) if best else None,
+        "best_note": payload.get("best_note"),
         "headers": ["checkpoint", "step", "kind", *columns],
         "numeric": [False, True, False, *[c not in ("kind",) for c in columns]],
         "table": table, "plotted": [c for c in PLOTTED if c in columns],
