@@ -622,3 +622,14 @@ def test_parameters_listed_without_a_label(run, jsonl, tmp_path):
     assert [(p["name"], p["optional"], p["description"]) for p in params] == [
         ("str", False, "the string to quote"), ("opts", True, "a table:; shell: which shell")]
     assert records["box.time"]["params"] == []
+
+
+def test_prose_pages_stay_prose(run, jsonl, tmp_path):
+    # a design note: a table of Python hooks, a heading naming a command with a colon
+    doc = ("# Design\n\n## Hooks\n\n| hook | what it does |\n| --- | --- |\n"
+           "| `register_commands(cli)` | adds commands |\n| `register_converters(register)` | converters |\n"
+           "| `register_metrics(register)` | metrics |\n\n## `dialogue`: dialogues → conversations\n\n"
+           "Reads dialogues.\n")
+    result, records = convert(run, jsonl, tmp_path, ("design.md", doc), ok=None)
+    assert records == {}
+    assert result.exit_code == 2 and "no API entries" in result.output

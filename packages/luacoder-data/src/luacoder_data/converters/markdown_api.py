@@ -1636,6 +1636,11 @@ class _Extractor:
                     cells_found.append((start + k, c, sig, cells))
             if len(cells_found) < 3:
                 continue
+            if not any(h.startswith(("function", "method", "api", "signature", "syntax", "call",
+                                     "interface", "name", "usage", "encode", "decode"))
+                       for h in header) and not all("." in sig.name or ":" in sig.name
+                                                    for _, _, sig, _ in cells_found):
+                continue  # `| register_commands(cli) | ... |` under a "hook" column: not a reference
             module = None
             above = [h for h in headings if h.line < start]
             if above:
@@ -1797,7 +1802,7 @@ class _Extractor:
                         sig.returns = [{"type": t, "description": ""}
                                        for t in _split_top(after.group("t")) if t]
                 return _Decision([(self._qualify(sig.name), sig)])
-        for cand in candidates if spanned else [raw]:
+        for cand in candidates[:-1] if spanned else [raw]:  # `a: T` inside the span only
             typed_field = _typed_field(cand, spanned)
             if typed_field:  # `### \`Knit.Services: [Service]\``: a field with its type
                 return _Decision([(self._qualify(typed_field[0]), None)],
