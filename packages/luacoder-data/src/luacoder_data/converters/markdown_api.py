@@ -1859,6 +1859,7 @@ class _Extractor:
             return _Decision([(self._qualify(plain), None)], kind="function")  # `# Popup`
         parent = next((x for x in reversed(headings) if x.line < h.line and x.level < h.level), None)
         if parent is not None and re.fullmatch(IDENT, plain) and plain.lower() not in _PROSE_WORDS \
+                and ("_" in plain or plain.islower() or plain.isupper()) \
                 and re.search(
                 r"\b(?:variables|fields|constants|properties)\b", _clean_inline(parent.text),
                 re.IGNORECASE):
