@@ -633,3 +633,19 @@ def test_prose_pages_stay_prose(run, jsonl, tmp_path):
     result, records = convert(run, jsonl, tmp_path, ("design.md", doc), ok=None)
     assert records == {}
     assert result.exit_code == 2 and "no API entries" in result.output
+
+
+def test_section_titles_with_a_gloss_and_a_page_that_loads_its_class(run, jsonl, tmp_path):
+    titles = ("# Modding API\n\n## Log (Messages)\n\n### Log:Info(message)\nLogs.\n\n"
+              "## Clock (Time Functions)\n\n### Clock.Delta\nSeconds since the last frame.\n\n"
+              "## Gui (User Interface)\n\n#### Gui:Label(x, y, text)\nA label.\n\n"
+              "#### Gui:Width(), Gui:Height()\nScreen size.\n")
+    _, records = convert(run, jsonl, tmp_path, ("mod.md", titles))
+    assert set(records) == {"Log:Info", "Clock.Delta", "Gui:Label", "Gui:Width", "Gui:Height"}
+    page = ("The Event module.\n\n```lua\nlocal Event = require(Lib.Util.Event)\n```\n\n"
+            "## Constructors\n\n### `new()`\nMakes one.\n```lua\nlocal ev = Event.new()\n```\n\n"
+            "## Methods\n\n### `Fire(...)`\nFires it.\n```lua\nlocal event = Event.new()\nevent:Fire(1, 2)\n```\n\n"
+            "### `Destroy()`\n```lua\nevent:Destroy()\n```\n")
+    _, records = convert(run, jsonl, tmp_path, ("event.md", page))
+    assert set(records) == {"Event.new", "Event:Fire", "Event:Destroy"}
+    assert records["Event:Fire"]["kind"] == "method"

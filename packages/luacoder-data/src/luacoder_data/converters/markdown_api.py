@@ -1162,6 +1162,16 @@ def _split_top(text: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
+def _prose_parens(text: str) -> bool:
+    """``Debug (Logging)`` / ``ETime (Time Functions)``: a title with a gloss in parentheses
+    after a space, the words capitalised prose, not parameter names."""
+    m = re.match(rf"^\s*{IDENT}(?:[.:]{IDENT})*\s+\((?P<inner>[^()]*)\)\s*$", text)
+    if not m:
+        return False
+    words = m.group("inner").replace(",", " ").split()
+    return bool(words) and all(re.fullmatch(r"[A-Z][a-z]+", w) for w in words)
+
+
 def _several_signatures(text: str) -> list[Signature] | None:
     """``byte(), char(), short()``: several signatures written in one heading."""
     if ")," not in text.replace(" ", ""):
@@ -1219,7 +1229,8 @@ def _section_calls(name: str, body: list[str], fences: dict[int, Fence], offset:
     return False
 
 
-def _qualify_from_examples(entries: list[Entry], *, title: str | None = None) -> None:
+def _qualify_from_examples(entries: list[Entry], *, title: str | None = None,
+                           loaded: str | None = None) -> None:
     """Bare names (``### clear (t)``) qualified with the module table the document's own
     examples call them on (``M.clear({1, 2})`` -> ``M.clear``), when one table dominates; or with
     a table other entries of the document are named under (``torch.isTensor(x)`` where
@@ -1245,9 +1256,16 @@ def _qualify_from_examples(entries: list[Entry], *, title: str | None = None) ->
             if e.record["kind"] == "function":
                 e.record["kind"] = "method"
         elif not klass and len(calls) == 1 and (next(iter(calls)) in roots or re.search(
-                rf"(?<![\w.]){next(iter(calls))}\s*=\s*require\b", code)):
+                rf"(?<![\w.]){next(iter(calls))}\s*=\s*require\b", code)
+                or next(iter(calls)) == loaded):
             # `cache = require "lapis.cache"` then `cache.delete {...}` in the entry's example
             _rename(e.record, f"{next(iter(calls))}.{name}")
+        elif loaded and re.search(rf"(?<![\w.:]){re.escape(loaded.lower())}\w*:{re.escape(name)}\s*[({{\"']",
+                                  code, re.IGNORECASE):
+            # the page loads `local Signal = require(...)`; `signal:Fire(...)` in the example
+            _rename(e.record, f"{loaded}:{name}")
+            if e.record["kind"] == "function":
+                e.record["kind"] = "method"
     # a second entry of a name qualified above (`[LongStorage] size()` after `size(dim)`)
     qualified: dict[str, set[str]] = {}
     for e in bare:
@@ -1350,7 +1368,7 @@ class _Extractor:
         shapes: dict[int, int] = {}
         for h in headings:
             raw = _TYPE_PREFIX_RE.sub(r"\g<rest>", _clean_inline(h.text).replace("`", ""))
-            if _SPACED_SIG_RE.match(raw):
+            if _SPACED_SIG_RE.match(raw) and not _prose_parens(raw):
                 shapes[h.level] = shapes.get(h.level, 0) + 1
         self._spaced_levels = {level for level, n in shapes.items() if n >= 3}
         api_at: dict[int, _Decision] = {}
@@ -1424,7 +1442,11 @@ class _Extractor:
             self._list_entries(doc, lines, headings, fences, callable_at, line_offset)
         title = next((_clean_inline(h.text).replace("`", "").strip() for h in headings
                       if h.level == 1), None)
-        _qualify_from_examples(doc.entries, title=title)
+        first_heading = headings[0].line if headings else len(lines)
+        preamble = [f for f in fences.values() if f.start < first_heading]
+        loaded = next((m.group(1) for f in preamble for m in re.finditer(
+            rf"^\s*local\s+({IDENT})\s*=\s*require\b", f.code, re.MULTILINE)), None)
+        _qualify_from_examples(doc.entries, title=title, loaded=loaded)
         if title:
             _qualify_from_require(doc.entries, title, fences)
             self._callable_module(doc, title, headings, lines, fences, line_offset)
@@ -1791,6 +1813,8 @@ class _Extractor:
             return _Decision([(self._qualify(p), None) for p in parts])  # `options.newline & options.indent`
         for cand in candidates:
             sig = parse_signature(cand, allow_spaced_bare=spanned or spaced_ok)
+            if sig is not None and not spanned and _prose_parens(cand):
+                continue  # `## ETime (Time Functions)`: a section title, not a call
             if sig is not None and _is_api_name(sig.name):
                 if len(candidates) > 1 and cand == candidates[-1] and not raw.lstrip().startswith(
                         ("`", sig.name)):
@@ -1925,8 +1949,9 @@ class _Extractor:
                 if fence.lang in ("lua", "luajit", "lua5.1", "lua54", "moonscript", "") and fence.code.strip():
                     code_lines = [ln.strip() for ln in fence.code.split("\n")
                                   if ln.strip() and not ln.strip().startswith("--")]
+                    # the block a name-only heading took its signature from is no example
                     own = parse_signature(code_lines[0], allow_spaced_bare=True) \
-                        if len(code_lines) == 1 and sig is not None else None
+                        if len(code_lines) == 1 and sig is not None and "(" not in h.text else None
                     if own is not None and last_segment(own.name) == last_segment(name) \
                             and not any(p.get("literal") for p in own.params):
                         pass  # the entry's own signature in a block, not an example
