@@ -676,3 +676,28 @@ return nil
     assert records["gfx.Sprite:create"]["returns"][0]["type"] == "Sprite"
     assert records["gfx.Sprite.version"]["returns"][0] == {"type": "number",
                                                            "description": "the version"}
+
+
+def test_module_returned_through_setmetatable(run, jsonl, tmp_path):
+    src = tmp_path / "lib" / "kit" / "clock.lua"
+    src.parent.mkdir(parents=True)
+    src.write_text("""\
+--- Clocks.
+-- @module kit.clock
+
+local clock = { mt = {} }
+
+--- Start it.
+function clock:start() end
+
+--- Make one.
+-- @tparam number period Seconds.
+function clock.new(period) return setmetatable({ period = period }, clock) end
+
+function clock.mt:__call(...) return clock.new(...) end
+
+return setmetatable(clock, clock.mt)
+""", encoding="utf-8")
+    _, records = convert(run, jsonl, tmp_path, src)
+    assert {"kit.clock:start", "kit.clock.new"} <= set(records)
+    assert records["kit.clock.new"]["params"][0]["type"] == "number"

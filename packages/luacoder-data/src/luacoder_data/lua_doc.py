@@ -659,7 +659,8 @@ def extract_lua_api(code: str, *, source: str = "<lua>", module: str | None = No
                     class_blocks.append(b)
             elif cls and cls != d.name:
                 local_class[d.name] = cls
-    returned = re.findall(rf"^return\s+({IDENT})\s*;?\s*(?:--.*)?$", code, re.MULTILINE)
+    returned = re.findall(rf"^return\s+(?:setmetatable\s*\(\s*)?({IDENT})\s*(?:;|,.*\)\s*;?)?\s*(?:--.*)?$",
+                          code, re.MULTILINE)  # `return M` / `return setmetatable(timer, timer.mt)`
     returned_name = returned[-1] if returned else None
     if returned_name and returned_name not in local_tables and any(
             d.local and d.name == returned_name and d.kind in ("alias", "value") for d in decls):
