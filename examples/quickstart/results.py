@@ -8,8 +8,9 @@ Read from the files the pipeline's stages wrote (``manifest.json``, each eval st
 
 * ``code``: the code model's untrained ``base`` row and its ``final`` checkpoint on the held-out
   code prompts: syntax-valid rate, API match accuracy and the number of references it rests on;
-* ``chat``: the chat model after SFT (the ``eval`` stage's ``base`` row: the merged SFT model) and
-  after DPO (its ``final`` row) on the held-out questions: the share of answers with a fenced Lua
+* ``chat``: the pretrained code model before SFT (the ``eval_sft`` stage's ``base`` row), the chat
+  model after SFT (the ``eval`` stage's ``base`` row) and after DPO (its ``final`` row) on the
+  held-out questions: the share of answers with a fenced Lua
   block that parses (``syntax_valid_rate``: an answer without one counts as not valid) and the
   hallucinated-name rate (undocumented references / references);
 * ``pipeline_seconds``: the stages' own times from the run's manifest (cached stages count the
@@ -100,8 +101,8 @@ def collect(run_dir: Path) -> dict:
         "chat": {"sft": _figures(_row(chat, "base")), "dpo": _figures(_row(chat, "final")),
                  "checkpoints": [_figures(r) for r in chat.get("rows") or []]},
     }
-    if "eval_chat_before" in stages:  # the pretrained code model asked the same questions
-        out["chat"]["before_sft"] = _figures(_row(stage_results("eval_chat_before"), "final"))
+    if "eval_sft" in stages:  # its base row: the pretrained code model asked the same questions
+        out["chat"]["before_sft"] = _figures(_row(stage_results("eval_sft"), "base"))
     return out
 
 
@@ -118,6 +119,11 @@ def check(results: dict) -> list[str]:
         ok = isinstance(value, (int, float)) and (value >= bar if op == ">=" else value <= bar)
         if not ok:
             failures.append(f"{figure} = {value} (want {op} {bar})")
+    before = results["chat"].get("before_sft")
+    if before is not None and not ((before["syntax_valid_rate"] or 0)
+                                   < (results["chat"]["sft"]["syntax_valid_rate"] or 0)):
+        failures.append(f"chat answers with a Lua block that parses: {before['syntax_valid_rate']} "
+                        f"before SFT, {results['chat']['sft']['syntax_valid_rate']} after (want more after)")
     sft, dpo = results["chat"]["sft"]["hallucinated_rate"], results["chat"]["dpo"]["hallucinated_rate"]
     if sft is None or dpo is None or dpo > sft:
         failures.append(f"chat hallucinated-name rate after DPO {dpo} is above SFT's {sft}")
