@@ -3,7 +3,8 @@
 #   1. creates .venv and installs torch first (CPU wheel where one is served), then the four
 #      luacoder packages and nox, pinned by constraints.txt;
 #   2. runs examples/quickstart/pipeline.yaml: docs -> API records -> code, chat and preference
-#      sets -> tiny offline model -> pretrain -> chat (LoRA) -> DPO -> eval of every checkpoint;
+#      sets -> ~1M-parameter offline model -> pretrain -> chat SFT -> DPO on the SFT model's own
+#      labelled answers -> eval of every checkpoint on held-out prompts (report.html each);
 #   3. writes the figures to examples/quickstart/runs/quickstart/latest/results.json.
 # Extra arguments go to `luacoder run` (e.g. --dry-run, --force STAGE).
 set -euo pipefail
