@@ -58,6 +58,10 @@ HOSTILE = [
     ("string-metatable", "getmetatable('').__index = function() return 'pwned' end", {"no_tests"}),
     ("pathological-pattern", "local s = ('a'):rep(6000) .. 'b'\nreturn s:find('.-.-c')", {"timeout"}),
     ("yield-from-main", "coroutine.yield(1)", {"runtime"}),
+    # exponential recursion through pcall at the C-stack limit: Lua turns the hook's error into
+    # "C stack overflow" there; the outer guard kills the worker
+    ("pcall-recursion-at-c-limit", "local function f(d) pcall(f, d + 1) pcall(f, d + 1) end f(0)",
+     {"timeout", "runtime", "memory"}),
     ("error-object-tostring-loop",
      "error(setmetatable({}, {__tostring = function() while true do end end}))", {"runtime"}),
 ]

@@ -112,7 +112,12 @@ local function hook()
   end
 end
 
+-- once the time is up no protected call returns to the program, whatever it caught: near the
+-- stack's limit Lua turns the hook's error into "C stack overflow" or "error in error handling",
+-- which a pcall would otherwise catch (a check of a local: free). A program that recurses through
+-- pcall at that limit can still outrun the hooks; the outer guard kills it (pool.py).
 local function reraise(ok, ...)
+  if expired then _error(expired, 0) end
   if not ok then
     local e = ...
     if sentinel_of(e) then _error(e, 0) end
@@ -146,6 +151,7 @@ local function sandbox_wrap(f)
   local co = sandbox_create(f)
   return function(...)
     local r = t_pack(co_resume(co, ...))
+    if expired then _error(expired, 0) end
     if r[1] then return t_unpack(r, 2, r.n) end
     local e = r[2]
     -- coroutine.wrap adds the caller's position to a string error (auxwrap in 5.3 and 5.4)
@@ -753,6 +759,7 @@ local function make_luaunit()
 
   local function error_of(f, ...)
     local ok, e = _pcall(f, ...)
+    if expired then _error(expired, 0) end
     if not ok and sentinel_of(e) then _error(e, 0) end
     return ok, e
   end
@@ -1021,6 +1028,7 @@ local function make_luaunit()
     local frame = { assertions = 0, token = nil }
     current = frame
     local ok, e = _pcall(f, ...)
+    if expired then _error(expired, 0) end
     current = saved
     local status, msg = status_of(ok, e, frame.token)
     return status, msg, frame.assertions
@@ -1136,6 +1144,7 @@ local function make_luaunit()
     state.depth = state.depth + 1
     local saved_failures, saved_errors = state.failures, state.errors
     local ok, r = _pcall(run_suite, evidence)
+    if expired then _error(expired, 0) end
     state.depth = state.depth - 1
     if not ok then _error(r, 0) end
     return (state.failures - saved_failures) + (state.errors - saved_errors)
