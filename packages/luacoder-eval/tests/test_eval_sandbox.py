@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from luacoder_eval.sandbox import Limits, run_program, run_programs
+from luacoder_eval.sandbox import Limits, SandboxPool, run_program, run_programs
 
 TIMEOUT = 0.5
 LIMITS = Limits(timeout=TIMEOUT, max_memory_mb=16, grace=0.5)
@@ -99,6 +99,26 @@ def test_pathological_pattern_is_killed_by_the_outer_guard(workdir):
                           workers=1)[0]
     assert result.kind == "timeout"
     assert "outer guard" in result.message
+
+
+def test_a_pool_keeps_its_workers_across_batches_and_replaces_a_killed_one(workdir):
+    """SandboxPool (the lua_tests reward's per-step batches): the second batch runs in the
+    workers the first left, a worker killed by the outer guard is replaced, and state never
+    crosses batches (a fresh runtime per program, in the same worker)."""
+    ok = ("lu = require('luaunit')\nfunction test_ok() lu.assertNil(leaked) end\n"
+          "os.exit(lu.LuaUnit.run())")
+    with SandboxPool(LIMITS, workers=2) as pool:
+        first = pool.run(["leaked = true", ok])
+        pids = sorted(w.proc.pid for w in pool._workers)
+        second = pool.run([ok, ok, ok])
+        assert sorted(w.proc.pid for w in pool._workers) == pids
+        stuck = pool.run(["local s = ('a'):rep(6000) .. 'b'\nreturn s:find('.-.-c')", ok])
+        after = pool.run([ok, ok])
+    assert first[0].kind == "no_tests" and first[1].passed, first[1].message
+    assert all(r.passed for r in second), [r.message for r in second]
+    assert stuck[0].kind == "timeout" and stuck[1].passed
+    assert all(r.passed for r in after), [r.message for r in after]
+    assert pool._workers == []  # closed on exit
 
 
 def test_no_leak_between_programs(workdir):

@@ -71,21 +71,31 @@ def program_code(prompt: Any, completion: Any, report_type: str, stops: Any) -> 
 
 
 def _serve(conn) -> None:
-    """The sandbox server's loop: batches of programs in, their verdicts out."""
-    from luacoder_eval.sandbox import run_programs
+    """The sandbox server's loop: batches of programs in, their verdicts out. The guarded
+    workers live across batches (one :class:`SandboxPool` per limits and worker count), so a
+    training step pays for its programs, not for forking the workers again."""
+    from luacoder_eval.sandbox import SandboxPool
 
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        programs, limits, workers = message
-        try:
-            conn.send(("ok", run_programs(programs, limits, workers=workers)))
-        except Exception as exc:  # noqa: BLE001 - reported to the trainer, never swallowed
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    pools: dict = {}
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            if message is None:
+                return
+            programs, limits, workers = message
+            try:
+                key = (limits, workers)
+                if key not in pools:
+                    pools[key] = SandboxPool(limits, workers=workers)
+                conn.send(("ok", pools[key].run(programs)))
+            except Exception as exc:  # noqa: BLE001 - reported to the trainer, never swallowed
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        for pool in pools.values():
+            pool.close()
 
 
 def serve_fd(fd: int) -> None:
@@ -97,7 +107,7 @@ def serve_fd(fd: int) -> None:
 
 class SandboxServer:
     """A small Python process (no torch, no model in it) that runs batches of programs with
-    :func:`luacoder_eval.sandbox.run_programs`, whose guarded workers it forks.
+    :class:`luacoder_eval.sandbox.SandboxPool`, whose guarded workers it forks once.
 
     Forking the sandbox's workers straight from a training process copies the trainer's address
     space for every batch (2-3x the cost of the programs themselves next to even a tiny model) and

@@ -1,7 +1,7 @@
 """The Lua sandbox for functional correctness: a fresh lupa ``lua53``/``lua54`` runtime per program
 (:mod:`.runtime`) inside guarded, parallel worker processes (:mod:`.pool`)."""
 
-from luacoder_eval.sandbox.pool import run_programs
+from luacoder_eval.sandbox.pool import SandboxPool, run_programs
 from luacoder_eval.sandbox.runtime import (
     FAILURE_KINDS,
     LUA_VERSIONS,
@@ -11,5 +11,5 @@ from luacoder_eval.sandbox.runtime import (
     run_program,
 )
 
-__all__ = ["FAILURE_KINDS", "LUA_VERSIONS", "ExecResult", "Limits", "Program", "run_program",
-           "run_programs"]
+__all__ = ["FAILURE_KINDS", "LUA_VERSIONS", "ExecResult", "Limits", "Program", "SandboxPool",
+           "run_program", "run_programs"]

@@ -137,62 +137,103 @@ def _died(worker: _Worker) -> ExecResult:
                       seconds=seconds)
 
 
+class SandboxPool:
+    """Guarded workers kept alive across batches: :meth:`run` takes a batch of programs and
+    returns their verdicts, reusing the workers the last batch left (a killed or dead worker is
+    replaced, as always). For callers that send many small batches (the ``lua_tests`` reward runs
+    one batch per training step), where forking the workers anew per batch costs more than the
+    programs. Use it as a context manager, or call :meth:`close`."""
+
+    def __init__(self, limits: Limits = Limits(), *, workers: int | None = None) -> None:
+        import multiprocessing
+
+        self.limits = limits
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self._ctx = multiprocessing.get_context("fork")
+        self._workers: list[_Worker] = []
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure(self, count: int) -> list[_Worker]:
+        if len(self._workers) < count:
+            harness_bytecode(self.limits.lua_version)  # compiled once, inherited by every fork
+            self._workers += [_Worker(self._ctx, self.limits)
+                              for _ in range(count - len(self._workers))]
+        return self._workers[:count]
+
+    def run(self, programs: Sequence[str | Program], *,
+            progress: Callable[[int, int], None] | None = None) -> list[ExecResult]:
+        """Run every program under the outer guard; results in the order of ``programs``."""
+        from multiprocessing.connection import wait
+
+        total = len(programs)
+        results: list[ExecResult | None] = [None] * total
+        if total == 0:
+            return []
+        limits = self.limits
+        pool = self._ensure(min(self.size, total))
+        queue = deque(range(total))
+        done = 0
+        try:
+            while queue or any(w.job is not None for w in pool):
+                for w in pool:
+                    if w.job is None and queue:
+                        index = queue.popleft()
+                        w.assign(index, programs[index])
+                busy = [w for w in pool if w.job is not None]
+                timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+                ready = wait([w.conn for w in busy], timeout=timeout)
+                for w in busy:
+                    if w.conn not in ready:
+                        continue
+                    try:
+                        index, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        results[w.job] = _died(w)  # type: ignore[index]
+                        w.restart()
+                    else:
+                        results[index] = ExecResult(*payload)
+                        w.job = None
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                now = time.monotonic()
+                for w in busy:
+                    if w.job is not None and now >= w.deadline:
+                        results[w.job] = ExecResult(
+                            False, "timeout",
+                            f"killed by the outer guard after {now - w.started:.1f}s (time limit "
+                            f"{limits.timeout:g}s; a long C call such as a pathological pattern)",
+                            seconds=now - w.started)
+                        w.restart()
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+        finally:
+            for w in pool:
+                if w.job is not None:  # interrupted mid-batch: its late answer must not leak
+                    w.restart()
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.stop()
+        self._workers = []
+
+
 def run_programs(programs: Sequence[str | Program], limits: Limits = Limits(), *,
                  workers: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> list[ExecResult]:
     """Run every program under the outer guard, ``workers`` at a time (default: one per CPU);
     results come back in the order of ``programs``. A :class:`Program` says where its tests
     start (what makes the verdict cheat-proof); a plain string is all tests' own code."""
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    total = len(programs)
-    results: list[ExecResult | None] = [None] * total
-    if total == 0:
+    if not programs:
         return []
-    count = max(1, min(workers or os.cpu_count() or 1, total))
-    harness_bytecode(limits.lua_version)  # compiled once here, inherited by every forked worker
-    ctx = multiprocessing.get_context("fork")
-    pool = [_Worker(ctx, limits) for _ in range(count)]
-    queue = deque(range(total))
-    done = 0
-    try:
-        while queue or any(w.job is not None for w in pool):
-            for w in pool:
-                if w.job is None and queue:
-                    index = queue.popleft()
-                    w.assign(index, programs[index])
-            busy = [w for w in pool if w.job is not None]
-            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-            ready = wait([w.conn for w in busy], timeout=timeout)
-            for w in busy:
-                if w.conn not in ready:
-                    continue
-                try:
-                    index, payload = w.conn.recv()
-                except (EOFError, OSError):
-                    results[w.job] = _died(w)  # type: ignore[index]
-                    w.restart()
-                else:
-                    results[index] = ExecResult(*payload)
-                    w.job = None
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            now = time.monotonic()
-            for w in busy:
-                if w.job is not None and now >= w.deadline:
-                    results[w.job] = ExecResult(
-                        False, "timeout",
-                        f"killed by the outer guard after {now - w.started:.1f}s (time limit "
-                        f"{limits.timeout:g}s; a long C call such as a pathological pattern)",
-                        seconds=now - w.started)
-                    w.restart()
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-    finally:
-        for w in pool:
-            w.stop()
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
+    count = max(1, min(workers or os.cpu_count() or 1, len(programs)))
+    with SandboxPool(limits, workers=count) as pool:
+        return pool.run(programs, progress=progress)
