@@ -69,16 +69,17 @@ def test_api_grounded_share_and_penalty(rewards, tmp_path):
         "local x = 1\n",                                           # no reference: None
         "-- tween.fly() in a comment\nlocal s = 'tween.fly'\n",   # comments/strings: None
         "tween.easing.linear(1)\ntween.easing.linear(2)\nspawn(f)\n",  # deduplicated: 1.0
+        'local tween = require("tween")\ntween.fly()\n',           # a bare root is no reference
     ]
     scores, logged = call(fn, completions)
-    assert scores == [1.0, 0.0, pytest.approx((1 - 2) / 3), None, None, 1.0]
-    assert logged["hallucination_rate"] == pytest.approx(2 / 6)
-    assert logged["api_match_accuracy"] == pytest.approx(5 / 8)
+    assert scores == [1.0, 0.0, pytest.approx((1 - 2) / 3), None, None, 1.0, -1.0]
+    assert logged["hallucination_rate"] == pytest.approx(3 / 7)
+    assert logged["api_match_accuracy"] == pytest.approx(5 / 9)
 
     share_only = reward.bind({"hallucination_penalty": 0, "no_references": 0.0},
                              {"report_type": "code", "api_path": str(api)})
     scores, _ = call(share_only, completions)
-    assert scores == [1.0, 0.5, pytest.approx(1 / 3), 0.0, 0.0, 1.0]
+    assert scores == [1.0, 0.5, pytest.approx(1 / 3), 0.0, 0.0, 1.0, 0.0]
 
 
 def test_api_grounded_reads_markdown_and_names_bad_options(rewards, tmp_path):

@@ -207,11 +207,9 @@ class _ApiGroundedRun:
 
     def score(self, completion: Any, stops: Any = None) -> tuple[float | None, int, int]:
         """(reward, distinct references, hallucinated ones) of one completion."""
-        from luacoder_core.lua import extract_references
-
         names: set[str] = set()
         for chunk in reference_chunks(completion, self.report_type, stops):
-            names.update(ref.name for ref in extract_references(chunk, self.index.roots))
+            names.update(ref.name for ref in self.index.references(chunk))  # bare roots: no
         if not names:
             return self.no_references, 0, 0
         bad = sum(not self.index.matches(name) for name in names)

@@ -122,7 +122,6 @@ def chain_pattern(roots) -> re.Pattern:
 def undocumented_names(text: str, index, chains: re.Pattern | None = None) -> list[str]:
     """API names under documented roots that the markdown ``text`` mentions in code but that
     are not documented (DESIGN.md's reading: fenced lua/unlabelled blocks and inline code)."""
-    from luacoder_core.lua import extract_references
     from luacoder_core.markdown import lua_code
 
     if chains is not None and all(index.matches(re.sub(r"\s+", "", m.group(0)))
@@ -130,7 +129,7 @@ def undocumented_names(text: str, index, chains: re.Pattern | None = None) -> li
         return []  # nothing undocumented anywhere in the text: no need to parse the markdown
     bad = []
     for code in lua_code(text):
-        for ref in extract_references(code, index.roots):
+        for ref in index.references(code):  # DESIGN.md: bare roots are no reference
             if not index.matches(ref.name) and ref.name not in bad:
                 bad.append(ref.name)
     return bad

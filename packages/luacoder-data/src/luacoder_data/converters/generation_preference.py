@@ -50,7 +50,7 @@ def load_index(paths: tuple[str, ...] | list[str]):
 
 def judge(text: str, index: Any, report_type: str) -> tuple[list[str], list[str], bool]:
     """``(documented names, invented names, syntax ok)`` of one answer."""
-    from luacoder_core.lua import check_syntax, extract_references
+    from luacoder_core.lua import check_syntax
 
     if report_type == "markdown":
         from luacoder_core.markdown import code_blocks, lua_code
@@ -62,7 +62,7 @@ def judge(text: str, index: Any, report_type: str) -> tuple[list[str], list[str]
         blocks = chunks
     names: dict[str, None] = {}
     for chunk in chunks:
-        for ref in extract_references(chunk, index.roots):
+        for ref in index.references(chunk):  # DESIGN.md's rule, bare roots left out
             names.setdefault(ref.name)
     good = [n for n in names if index.matches(n)]
     bad = [n for n in names if not index.matches(n)]

@@ -472,9 +472,7 @@ def _load_api(paths: tuple[str, ...]):
 
 
 def _api_refs(content: str, index) -> tuple[list[str], list[str]]:
-    from luacoder_core.lua import extract_references
-
-    refs = list(dict.fromkeys(r.name for r in extract_references(content, index.roots)))
+    refs = list(dict.fromkeys(r.name for r in index.references(content)))
     return [r for r in refs if index.matches(r)], [r for r in refs if not index.matches(r)]
 
 
