@@ -16,7 +16,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -350,48 +350,35 @@ class _Call:
     def _include_usage(self) -> bool:
         return bool(self.body.stream_options and self.body.stream_options.include_usage)
 
-    async def stream_chat(self, http: Request) -> AsyncIterator[str]:
-        head = self._head("chat.completion.chunk")
-        tokens = [0] * self.choices
-        try:
-            for i in range(self.choices):
-                yield _data({**head, "choices": [{"index": i, "delta": {"role": "assistant",
-                                                                        "content": ""},
-                                                  "finish_reason": None, "logprobs": None}]})
-            async for events in self._batches(http):
-                out = []
-                for event in events:
-                    if event.kind == "delta":
-                        choice = {"index": event.index, "delta": {"content": event.text},
-                                  "finish_reason": None, "logprobs": None}
-                    else:
-                        tokens[event.index] = event.tokens
-                        choice = {"index": event.index, "delta": {},
-                                  "finish_reason": event.reason, "logprobs": None}
-                    out.append(_data({**head, "choices": [choice]}))
-                yield "".join(out)
-            if self._include_usage():
-                yield _data({**head, "choices": [], "usage": self.usage(tokens)})
-            yield "data: [DONE]\n\n"
-        except APIError as exc:
-            yield _data(error_body(exc.message, exc.type, exc.param, exc.code))
-            yield "data: [DONE]\n\n"
-        finally:
-            self.cancel()
+    def stream_chat(self, http: Request) -> AsyncIterator[str]:
+        opening = [{"index": i, "delta": {"role": "assistant", "content": ""},
+                    "finish_reason": None, "logprobs": None} for i in range(self.choices)]
+        return self._stream(http, "chat.completion.chunk", opening,
+                            lambda text, final: {"delta": {} if final else {"content": text}})
 
-    async def stream_text(self, http: Request) -> AsyncIterator[str]:
-        head = self._head("text_completion")
+    def stream_text(self, http: Request) -> AsyncIterator[str]:
+        return self._stream(http, "text_completion", [], lambda text, final: {"text": text})
+
+    async def _stream(self, http: Request, kind: str, opening: list[dict],
+                      content: Callable[[str, bool], dict]) -> AsyncIterator[str]:
+        """Server-sent events of one request: ``opening`` chunks, then each batch's deltas and
+        finish reasons (``content`` shapes a choice's text for chat or text completions), the
+        usage if asked, ``[DONE]``; an error mid-stream becomes an error event. The request's
+        slot is freed however the stream ends (a client that went away included)."""
+        head = self._head(kind)
         tokens = [0] * self.choices
         try:
+            for choice in opening:
+                yield _data({**head, "choices": [choice]})
             async for events in self._batches(http):
                 out = []
                 for event in events:
                     if event.kind == "delta":
-                        choice = {"index": event.index, "text": event.text,
+                        choice = {"index": event.index, **content(event.text, False),
                                   "finish_reason": None, "logprobs": None}
                     else:
                         tokens[event.index] = event.tokens
-                        choice = {"index": event.index, "text": "",
+                        choice = {"index": event.index, **content("", True),
                                   "finish_reason": event.reason, "logprobs": None}
                     out.append(_data({**head, "choices": [choice]}))
                 yield "".join(out)
