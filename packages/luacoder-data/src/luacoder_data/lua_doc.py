@@ -180,26 +180,10 @@ def _optional_type(t: str | None) -> tuple[str | None, bool]:
     opt = False
     if t.endswith("?") and not t.endswith("??"):
         t, opt = t[:-1], True
-    parts = [p.strip() for p in _split_union(t)]
+    parts = split_outside_brackets(t, "|")
     if "nil" in parts and len(parts) > 1:
         opt = True
     return t, opt
-
-
-def _split_union(t: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in t:
-        if ch in "([{<":
-            depth += 1
-        elif ch in ")]}>":
-            depth -= 1
-        if ch == "|" and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
 
 
 def _looks_like_type(word: str, known: set[str]) -> bool:
@@ -225,7 +209,7 @@ def fun_params(ftype: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] 
         i += 1
     inner = ftype[m.end(): i - 1]
     params = []
-    for part in _split_top(inner):
+    for part in split_outside_brackets(inner):
         if not part:
             continue
         pm = re.match(rf"^(?P<name>\.\.\.|{IDENT})(?P<q>\?)?\s*(?::\s*(?P<type>.+))?$", part)
@@ -238,21 +222,27 @@ def fun_params(ftype: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] 
     rest = ftype[i:].strip()
     returns = []
     if rest.startswith(":"):
-        for r in _split_top(rest[1:]):
+        for r in split_outside_brackets(rest[1:]):
             if r:
                 rtype, _ = _optional_type(r.strip())
                 returns.append({"type": rtype, "description": ""})
     return params, returns
 
 
-def _split_top(text: str) -> list[str]:
+_CLOSING = {"(": ")", "[": "]", "{": "}", "<": ">"}
+
+
+def split_outside_brackets(text: str, sep: str = ",", brackets: str = "([{<") -> list[str]:
+    """``text`` cut at each ``sep`` that no bracket of ``brackets`` encloses, parts stripped:
+    ``a, fun(b, c): d`` -> ``["a", "fun(b, c): d"]`` (types, signatures, unions)."""
+    closers = "".join(_CLOSING[b] for b in brackets)
     parts, depth, cur = [], 0, ""
     for ch in text:
-        if ch in "([{<":
+        if ch in brackets:
             depth += 1
-        elif ch in ")]}>":
+        elif ch in closers:
             depth -= 1
-        if ch == "," and depth == 0:
+        if ch == sep and depth == 0:
             parts.append(cur.strip())
             cur = ""
         else:
@@ -915,7 +905,7 @@ def _alias_values(text: str) -> list[str]:
             if m:
                 values.append(m.group(1) or m.group(2))
         else:
-            for v in _split_union(read_type(part)[0]) if part else []:
+            for v in split_outside_brackets(read_type(part)[0], "|") if part else []:
                 v = v.strip()
                 if re.fullmatch(r"\"[^\"]*\"|'[^']*'|-?\d+(?:\.\d+)?|true|false", v):
                     values.append(v)
@@ -1085,7 +1075,7 @@ def _field_record(name: str, b: DocBlock, source: str, *, cls: str | None, is_ta
         parent = b.first("class") or ""
         m = re.search(r":\s*(.+)$", parent.split("\n")[0])
         if m:
-            record["extends"] = [x.strip() for x in _split_top(m.group(1)) if x.strip()]
+            record["extends"] = [x.strip() for x in split_outside_brackets(m.group(1)) if x.strip()]
     return record
 
 

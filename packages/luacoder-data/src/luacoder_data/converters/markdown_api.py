@@ -34,6 +34,7 @@ import click
 from luacoder_core.components import Converter
 from luacoder_core.errors import InputError
 
+from luacoder_data.lua_doc import split_outside_brackets
 from luacoder_data.options import common_params, open_output
 from luacoder_data.outputs import Output
 
@@ -1147,19 +1148,7 @@ _STD_LIBS = frozenset("string table math os io coroutine debug utf8 package bit 
 
 
 def _split_top(text: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return [p.strip() for p in parts]
+    return split_outside_brackets(text, ",", "([{")  # '<' is prose here ("a < b")
 
 
 def _prose_parens(text: str) -> bool:
