@@ -4,6 +4,7 @@
     nox -s "tests(eval)"         # one package; only what luacoder-eval declares is installed
     nox -s tests -- --run-slow   # also the slow tests (CI)
     nox -s isolation             # install each package from built wheels into an empty venv
+    nox -s integration           # tests needing a sibling package, all four installed
     nox -s lint | demo | bench
 
 Torch is installed first, pinned to the CPU wheel (torch==2.13.0), in every environment that
@@ -96,6 +97,21 @@ def isolation(session: nox.Session, package: str) -> None:
     if leaked:
         session.error(f"luacoder-{package} pulled in {leaked}, which it must not depend on")
     session.log(f"luacoder-{package}: {len(installed)} distributions installed, none of {FORBIDDEN[package]}")
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """The tests marked ``integration``: one package's feature that needs a sibling installed
+    beside it (grpo's ``lua_tests`` reward and ``eval_on_save`` from luacoder-eval, the teacher
+    filter's sandbox and ``eval serve`` as a teacher), with all four packages installed as a user
+    who wants them together would. The per-package sessions run the same tests without the
+    sibling, where they skip or check the message that names the missing package."""
+    install_torch(session)
+    install(session, "-e", package_dir("core"), "-e", package_dir("data") + "[test]",
+            "-e", package_dir("train"), "-e", package_dir("eval") + "[test]", "pytest")
+    env = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "2"}
+    session.run("pytest", "packages/luacoder-train/tests", "packages/luacoder-data/tests",
+                "-m", "integration", "-p", "no:cacheprovider", *session.posargs, env=env)
 
 
 @nox.session

@@ -185,6 +185,7 @@ def lua_tests_installed() -> bool:
     return "lua_tests" in make_plugin_manager().registries.rewards
 
 
+@pytest.mark.integration
 def test_only_grounded_answers_are_kept(run, api_file, tmp_path):
     sandbox = lua_tests_installed()  # without luacoder-eval, the failing test cannot be run
     teacher = Teacher(flaky={"Move a sprite to x=100 over two seconds.": [429, 429],
@@ -394,6 +395,7 @@ def tiny_chat_model(path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_eval_serve_as_the_teacher(api_file, tmp_path):
     pytest.importorskip("luacoder_eval.serve.app", reason="needs luacoder-eval[serve]")
     model = tmp_path / "tiny"

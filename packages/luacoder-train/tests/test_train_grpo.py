@@ -3,6 +3,7 @@ logs, checkpoints and curve; config errors exit 2 naming the key."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import types
 
@@ -44,7 +45,10 @@ def grpo_recipe(path, model, data, out, **extra):
     return write_recipe(path, **keys)
 
 
+@pytest.mark.integration
 def test_grpo_trains_with_sandboxed_tests_and_logs_task_metrics(tmp_path, tiny_model, problems):
+    pytest.importorskip("luacoder_eval", reason="lua_tests comes with luacoder-eval "
+                        "(nox -s integration installs it beside luacoder-train)")
     pm = make_plugin_manager(only="train,eval")
     out = tmp_path / "out"
     result = invoke(pm, "train", "grpo", grpo_recipe(tmp_path / "grpo.yaml", tiny_model, problems, out))
@@ -194,10 +198,12 @@ def test_luacoder_run_puts_grpo_after_dpo(tmp_path, tiny_model, problems, data_d
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_eval_on_save_scores_each_checkpoint_while_training(tmp_path, tiny_model, problems):
     """eval_on_save runs the eval sweep on each new checkpoint; its scores land in the logs and
     in the checkpoint's luacoder.json."""
-    pytest.importorskip("luacoder_eval")
+    pytest.importorskip("luacoder_eval", reason="eval_on_save runs luacoder-eval's sweep "
+                        "(nox -s integration installs it beside luacoder-train)")
     write_jsonl(tmp_path / "api.jsonl", [{"name": "string.format"}, {"name": "table.concat"}])
     prompts = tmp_path / "prompts.csv"
     prompts.write_text('prompt\n"local function join(t)\n"\n"local function fmt(x)\n"\n')
@@ -218,11 +224,15 @@ def test_eval_on_save_scores_each_checkpoint_while_training(tmp_path, tiny_model
     assert (out / "eval" / "report.md").is_file()
 
 
+@pytest.mark.integration
 def test_eval_on_save_config_errors(tmp_path, tiny_model, problems):
     pm = make_plugin_manager(only="train")
     recipe = grpo_recipe(tmp_path / "g.yaml", tiny_model, problems, tmp_path / "out",
                          rewards=["lua_syntax"], eval_on_save="missing.yaml")
     result = invoke(pm, "train", "grpo", recipe, "--dry-run")
+    if importlib.util.find_spec("luacoder_eval") is None:  # train alone: the package is named
+        assert result.exit_code == 2 and "eval_on_save: pip install luacoder-eval" in result.output
+        return
     assert result.exit_code == 2 and "eval_on_save: no eval config at" in result.output
     recipe = grpo_recipe(tmp_path / "g.yaml", tiny_model, problems, tmp_path / "out",
                          rewards=["lua_syntax"], eval_on_save={"base_folder": "x"})
