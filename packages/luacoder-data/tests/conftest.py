@@ -48,3 +48,26 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture
 def jsonl():
     return write_jsonl, read_jsonl
+
+
+@pytest.fixture
+def convert_markdown(run, tmp_path):
+    """``convert_markdown(("name.md", text), ..., args=(), ok=True, folder="")`` writes the
+    documents into the test's folder (or a sub-folder), runs ``data convert markdown-api`` on them and returns the click result
+    and the records by name."""
+
+    def convert(*docs: tuple[str, str], args: tuple = (), ok: bool | None = True,
+                folder: str = ""):
+        base = tmp_path / folder
+        paths = []
+        for name, text in docs:
+            path = base / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        out = base / "api.jsonl"
+        result = run("data", "convert", "markdown-api", *paths, "-o", out, *args, ok=ok)
+        records = read_jsonl(out) if out.exists() else []
+        return result, {r["name"]: r for r in records}
+
+    return convert

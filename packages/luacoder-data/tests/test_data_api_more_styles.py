@@ -5,22 +5,6 @@ heading named by their file, and sections that name the module their functions a
 
 from __future__ import annotations
 
-from pathlib import Path
-
-
-def convert(run, jsonl, tmp_path: Path, *docs: tuple[str, str], args: tuple = (), ok=True):
-    paths = []
-    for name, text in docs:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    out = tmp_path / "api.jsonl"
-    result = run("data", "convert", "markdown-api", *paths, "-o", out, *args, ok=ok)
-    records = jsonl[1](out) if out.exists() else []
-    return result, {r["name"]: r for r in records}
-
-
 TYPED = """\
 ## Hub
 
@@ -83,8 +67,8 @@ Prose, not an entry.
 """
 
 
-def test_typed_field_headings_and_luau_signatures(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("hub.md", TYPED))
+def test_typed_field_headings_and_luau_signatures(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("hub.md", TYPED))
     assert set(records) == {"Hub.Workers", "Hub.Mode", "Hub.Launch", "Hub.Scan", "Hub.Configure",
                             "Worker.Label", "Worker:Boot", "defaults", "refresh", "check"}
     assert records["Hub.Workers"]["kind"] == "field"
@@ -147,8 +131,8 @@ Stops a scheduled function.
 """
 
 
-def test_headings_without_a_space_admonitions_and_icon_types(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("clock.md", ICONS))
+def test_headings_without_a_space_admonitions_and_icon_types(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("clock.md", ICONS))
     assert set(records) == {"Clock.after", "Clock.cancel"}
     after = records["Clock.after"]
     assert after["signature"] == "Clock.after(callback, seconds, times)"
@@ -221,8 +205,8 @@ print("hello")
 """
 
 
-def test_pages_without_a_title_are_named_by_their_file(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("docs/fs.copytree.md", PAGE_COPY),
+def test_pages_without_a_title_are_named_by_their_file(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("docs/fs.copytree.md", PAGE_COPY),
                          ("docs/mode.md", PAGE_MODE), ("docs/Index.md", PAGE_INDEX),
                          ("docs/guide.md", PAGE_GUIDE))
     assert set(records) == {"fs.copytree", "mode"}  # not the index's links, not the guide
@@ -283,22 +267,22 @@ Does nothing.
 """
 
 
-def test_a_section_that_loads_its_module_names_its_functions(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("toolkit.md", SECTIONS))
+def test_a_section_that_loads_its_module_names_its_functions(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("toolkit.md", SECTIONS))
     # a section opened by a block that only loads a module: its bare functions are that local's;
     # a block with other code is an example, not the section's module
     assert set(records) == {"text.split", "text.trim", "crypto.sha1", "noop"}
     assert records["text.split"]["signature"] == "text.split(s, sep)"
 
 
-def test_returns_as_a_table_and_returns_none(run, jsonl, tmp_path):
+def test_returns_as_a_table_and_returns_none(run, jsonl, tmp_path, convert_markdown):
     probe = ("# probe.read\n\n`probe.read(channel [, raw])`\n\nReads a channel.\n\n## Parameters\n\n"
              "| Name | Req | Type | Description |\n| --- | --- | --- | --- |\n"
              "| `channel` | yes | `integer` | which one |\n| `raw` | no | `boolean` | unscaled |\n\n"
              "## Returns\n\n| Name | Type | Description |\n| --- | --- | --- |\n"
              "| `value` | `number` | the reading |\n| `-` | `string` | its unit |\n")
     beep = "# probe.beep\n\n`probe.beep()`\n\nBeeps.\n\n## Returns\n\nNone.\n"
-    _, records = convert(run, jsonl, tmp_path, ("probe.read.md", probe), ("probe.beep.md", beep))
+    _, records = convert_markdown(("probe.read.md", probe), ("probe.beep.md", beep))
     read = records["probe.read"]
     assert [(p["name"], p["type"], p["optional"]) for p in read["params"]] == [
         ("channel", "integer", False), ("raw", "boolean", True)]
@@ -361,8 +345,8 @@ The memo.
 """
 
 
-def test_html_headings_and_a_signature_over_several_lines(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("memo.md", HTML_PAGE))
+def test_html_headings_and_a_signature_over_several_lines(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("memo.md", HTML_PAGE))
     assert set(records) == {"Kit.memo"}
     memo = records["Kit.memo"]
     assert memo["signature"] == "Kit.memo(scope: Scope<unknown>, compute: () -> T)"
@@ -373,23 +357,23 @@ def test_html_headings_and_a_signature_over_several_lines(run, jsonl, tmp_path):
     assert memo["description"].startswith("Caches a computation.")
 
 
-def test_fields_and_label_words_named_by_their_anchor(run, jsonl, tmp_path):
+def test_fields_and_label_words_named_by_their_anchor(run, jsonl, tmp_path, convert_markdown):
     doc = ("# Module kit.fs\n\nFile helpers.\n\n## Static Fields {#kit.fs-fields}\n\n"
            "### sep {#kit.fs.sep}\n\nThe directory separator.\n\n## Functions {#kit.fs-functions}\n\n"
            "### default {#kit.fs.default}\n\n`default ([name])`\n\nThe default root.\n\n"
            "### usage {#kit-usage}\n\nProse about usage.\n")
-    _, records = convert(run, jsonl, tmp_path, ("fs.md", doc))
+    _, records = convert_markdown(("fs.md", doc))
     assert set(records) == {"kit.fs.sep", "kit.fs.default"}
     assert records["kit.fs.sep"]["kind"] == "field"
     assert records["kit.fs.sep"]["description"] == "The directory separator."
     assert records["kit.fs.default"]["signature"] == "kit.fs.default([name])"
 
 
-def test_a_function_named_like_a_label_word(run, jsonl, tmp_path):
+def test_a_function_named_like_a_label_word(run, jsonl, tmp_path, convert_markdown):
     doc = ("Methods\n=======\n\ntype\n----\n**syntax:** *name = worker_module.type()*\n\n"
            "**context:** *any*\n\nThe worker's kind.\n\nstop\n----\n**syntax:** *ok = worker_module.stop()*\n\n"
            "Stops it.\n\nUsage\n-----\n\nRead the guide.\n")
-    _, records = convert(run, jsonl, tmp_path, ("worker.md", doc))
+    _, records = convert_markdown(("worker.md", doc))
     assert set(records) == {"worker_module.type", "worker_module.stop"}
     assert records["worker_module.type"]["returns"][0]["name"] == "name"
 
@@ -421,8 +405,8 @@ All functions raise errors.
 """
 
 
-def test_tables_of_signatures(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("zz.md", TABLES))
+def test_tables_of_signatures(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("zz.md", TABLES))
     assert set(records) == {"zz.open", "zz.list", "zz.close", "zz.io.read", "zz.io.write",
                             "zz.io.dump"}
     assert set(records["zz.open"]["signatures"]) == {"zz.open(path)", "zz.open(path, mode)"}
@@ -432,13 +416,13 @@ def test_tables_of_signatures(run, jsonl, tmp_path):
     assert records["zz.io.read"]["signature"] == "zz.io.read()"
 
 
-def test_name_in_a_code_span_and_arguments_after_it(run, jsonl, tmp_path):
+def test_name_in_a_code_span_and_arguments_after_it(run, jsonl, tmp_path, convert_markdown):
     doc = ("## The `ed` Module\n---\n\n### Fields defined by `ed`\n\n<a id=\"ed.READONLY\"></a>\n"
            "#### `ed.READONLY` (bool)\n\nWhether the buffer is read-only.\n\n"
            "### Functions defined by `ed`\n\n<a id=\"ed.insert\"></a>\n#### `ed.insert`(*buffer, text*)\n\n"
            "Inserts *text*.\n\nParameters:\n\n* *`buffer`*: A buffer.\n* *`text`*: The text.\n\n"
            "<a id=\"ed.undo\"></a>\n#### `ed.undo`()\n\nUndoes.\n")
-    _, records = convert(run, jsonl, tmp_path, ("ed.md", doc))
+    _, records = convert_markdown(("ed.md", doc))
     assert set(records) >= {"ed.READONLY", "ed.insert", "ed.undo"}
     assert records["ed.READONLY"]["kind"] == "field"
     assert records["ed.READONLY"]["type"] == "bool"
@@ -446,13 +430,13 @@ def test_name_in_a_code_span_and_arguments_after_it(run, jsonl, tmp_path):
     assert [p["description"] for p in records["ed.insert"]["params"]] == ["A buffer.", "The text."]
 
 
-def test_vimdoc_braced_parameters_and_returns_in_parentheses(run, jsonl, tmp_path):
+def test_vimdoc_braced_parameters_and_returns_in_parentheses(run, jsonl, tmp_path, convert_markdown):
     doc = ("## Lua module: `ed.pat`\n\n##### `ed.pat.find({subject}, {pattern}, {init})`\n\n"
            "Finds a pattern.\n\n**Parameters:**\n\n* `subject` (`string`)\n* `pattern` (`string`)\n"
            "* `init` (`integer?`)\n\n**Returns:** (`integer?`, `integer?`): start and end, or `nil`.\n\n"
            "##### `ed.pat.any({list})`\n\nTrue when any matches.\n\n**Returns:** (`boolean`)\n\n"
            "##### `ed.pat.count()`\n\nCounts.\n")
-    _, records = convert(run, jsonl, tmp_path, ("pat.md", doc))
+    _, records = convert_markdown(("pat.md", doc))
     find = records["ed.pat.find"]
     assert find["signature"] == "ed.pat.find(subject, pattern, init)"
     assert [(p["name"], p["type"], p["optional"]) for p in find["params"]] == [
@@ -498,8 +482,8 @@ kit.config                                                        *kit.config*
 """
 
 
-def test_vim_help_files(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("doc/kit.txt", VIMDOC))
+def test_vim_help_files(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("doc/kit.txt", VIMDOC))
     assert set(records) == {"kit.open", "kit.close_all", "kit.config"}
     op = records["kit.open"]
     assert op["signature"] == "kit.open(path, opts)"
@@ -520,13 +504,13 @@ def test_vim_help_files(run, jsonl, tmp_path):
     assert "notes.txt" in result.output
 
 
-def test_bullet_references_with_nested_descriptions(run, jsonl, tmp_path):
+def test_bullet_references_with_nested_descriptions(run, jsonl, tmp_path, convert_markdown):
     doc = ("World access\n------------\n\n* `world.put(pos, block)`\n    * Puts a block at `pos`.\n"
            "    * e.g. `world.put({x=0, y=1}, {name=\"stone\"})`\n"
            "* `world.put_many({pos1, pos2, ...}, block)`\n    * Same, for many positions:\n"
            "      `world.put_many({{x=0, y=1}, {x=1, y=1}}, b)` is one call.\n"
            "* `world.get(pos)`: the block at `pos`\n* `world.clear(pos)`\n\nMore prose.\n")
-    _, records = convert(run, jsonl, tmp_path, ("world.md", doc))
+    _, records = convert_markdown(("world.md", doc))
     assert set(records) == {"world.put", "world.put_many", "world.get", "world.clear"}
     put = records["world.put"]
     assert put["description"].startswith("Puts a block at `pos`.")
@@ -594,8 +578,8 @@ Prose, not an entry.
 """
 
 
-def test_asciidoc_manuals(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("manual.adoc", ADOC))
+def test_asciidoc_manuals(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("manual.adoc", ADOC))
     assert set(records) == {"zip.pack", "zip.unpack", "_VERSION"}
     pack = records["zip.pack"]
     assert pack["signature"] == "zip.pack(value[, level])"
@@ -607,16 +591,16 @@ def test_asciidoc_manuals(run, jsonl, tmp_path):
     assert records["zip.unpack"]["description"] == "Reverses `zip.pack`."
     assert records["_VERSION"]["kind"] == "field"
     # the same manual as .txt (the older name lua-cjson used) reads the same
-    _, again = convert(run, jsonl, tmp_path, ("old/manual.txt", ADOC))
+    _, again = convert_markdown(("old/manual.txt", ADOC))
     assert set(again) == set(records)
 
 
-def test_parameters_listed_without_a_label(run, jsonl, tmp_path):
+def test_parameters_listed_without_a_label(run, jsonl, tmp_path, convert_markdown):
     doc = ("# Utils\n\n## box\n\n### `quote(str, opts)` {#box.quote}\n\nQuotes a string:\n\n"
            "- `str` - Required, the string to quote\n- `opts`: Optional, a table:\n"
            "  - `shell`: which shell\n\nReturns the quoted string.\n\n"
            "### `time()` {#box.time}\n\nThe time.\n\n- `1`: one\n- `2`: two\n")
-    _, records = convert(run, jsonl, tmp_path, ("utils.md", doc))
+    _, records = convert_markdown(("utils.md", doc))
     assert set(records) == {"box.quote", "box.time"}
     params = records["box.quote"]["params"]
     assert [(p["name"], p["optional"], p["description"]) for p in params] == [
@@ -624,28 +608,28 @@ def test_parameters_listed_without_a_label(run, jsonl, tmp_path):
     assert records["box.time"]["params"] == []
 
 
-def test_prose_pages_stay_prose(run, jsonl, tmp_path):
+def test_prose_pages_stay_prose(run, jsonl, tmp_path, convert_markdown):
     # a design note: a table of Python hooks, a heading naming a command with a colon
     doc = ("# Design\n\n## Hooks\n\n| hook | what it does |\n| --- | --- |\n"
            "| `register_commands(cli)` | adds commands |\n| `register_converters(register)` | converters |\n"
            "| `register_metrics(register)` | metrics |\n\n## `dialogue`: dialogues → conversations\n\n"
            "Reads dialogues.\n")
-    result, records = convert(run, jsonl, tmp_path, ("design.md", doc), ok=None)
+    result, records = convert_markdown(("design.md", doc), ok=None)
     assert records == {}
     assert result.exit_code == 2 and "no API entries" in result.output
 
 
-def test_section_titles_with_a_gloss_and_a_page_that_loads_its_class(run, jsonl, tmp_path):
+def test_section_titles_with_a_gloss_and_a_page_that_loads_its_class(run, jsonl, tmp_path, convert_markdown):
     titles = ("# Modding API\n\n## Log (Messages)\n\n### Log:Info(message)\nLogs.\n\n"
               "## Clock (Time Functions)\n\n### Clock.Delta\nSeconds since the last frame.\n\n"
               "## Gui (User Interface)\n\n#### Gui:Label(x, y, text)\nA label.\n\n"
               "#### Gui:Width(), Gui:Height()\nScreen size.\n")
-    _, records = convert(run, jsonl, tmp_path, ("mod.md", titles))
+    _, records = convert_markdown(("mod.md", titles))
     assert set(records) == {"Log:Info", "Clock.Delta", "Gui:Label", "Gui:Width", "Gui:Height"}
     page = ("The Event module.\n\n```lua\nlocal Event = require(Lib.Util.Event)\n```\n\n"
             "## Constructors\n\n### `new()`\nMakes one.\n```lua\nlocal ev = Event.new()\n```\n\n"
             "## Methods\n\n### `Fire(...)`\nFires it.\n```lua\nlocal event = Event.new()\nevent:Fire(1, 2)\n```\n\n"
             "### `Destroy()`\n```lua\nevent:Destroy()\n```\n")
-    _, records = convert(run, jsonl, tmp_path, ("event.md", page))
+    _, records = convert_markdown(("event.md", page))
     assert set(records) == {"Event.new", "Event:Fire", "Event:Destroy"}
     assert records["Event:Fire"]["kind"] == "method"

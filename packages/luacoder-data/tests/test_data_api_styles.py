@@ -5,23 +5,8 @@ development set of real references (``../shared/data/docs/real``) scored against
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
-
-def convert(run, jsonl, tmp_path: Path, *docs: tuple[str, str], args: tuple = (), ok=True):
-    paths = []
-    for name, text in docs:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    out = tmp_path / "api.jsonl"
-    result = run("data", "convert", "markdown-api", *paths, "-o", out, *args, ok=ok)
-    records = jsonl[1](out) if out.exists() else []
-    return result, {r["name"]: r for r in records}
-
 
 SPACED = """\
 # Funcy: functional helpers
@@ -74,8 +59,8 @@ Prose, not a function.
 """
 
 
-def test_space_before_parenthesis_and_module_from_examples(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("funcy.md", SPACED))
+def test_space_before_parenthesis_and_module_from_examples(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("funcy.md", SPACED))
     assert set(records) == {"F.clear", "F.each", "F.count", "F.keys", "F.size"}  # examples call F.x
     count = records["F.count"]
     assert count["signature"] == "F.count(t [, val])"
@@ -125,8 +110,8 @@ Scatters.
 """
 
 
-def test_return_type_first_several_names_and_signatures(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("grid.md", TYPED))
+def test_return_type_first_several_names_and_signatures(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("grid.md", TYPED))
     assert set(records) == {"grid.Grid", "narrow", "count", "byte", "char", "short", "pick",
                             "scatter"}
     narrow = records["narrow"]
@@ -178,8 +163,8 @@ Something old.
 """
 
 
-def test_several_modules_anchors_options_and_deprecated_sections(run, jsonl, tmp_path):
-    result, records = convert(run, jsonl, tmp_path, ("pandoc.md", SEVERAL_MODULES))
+def test_several_modules_anchors_options_and_deprecated_sections(run, jsonl, tmp_path, convert_markdown):
+    result, records = convert_markdown(("pandoc.md", SEVERAL_MODULES))
     assert set(records) == {"pandoc.mediabag.delete", "pandoc.path.delete", "options.depth",
                             "pandoc.path.old"}
     assert "duplicates" not in result.output  # two deletes of two modules are not merged
@@ -219,8 +204,8 @@ local t = tween.new(2, label, {x = 300}, 'linear')
 """
 
 
-def test_signature_in_a_code_block_under_a_prose_heading(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("tween.md", PROSE_HEADING))
+def test_signature_in_a_code_block_under_a_prose_heading(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("tween.md", PROSE_HEADING))
     assert set(records) == {"tween.new", "t:update"}  # the example block is not a signature
     new = records["tween.new"]
     assert [(p["name"], p["optional"]) for p in new["params"]] == [
@@ -281,8 +266,8 @@ Emits.
 """
 
 
-def test_returns_on_the_left_arrows_tables_and_varargs(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("client.md", RETURNS))
+def test_returns_on_the_left_arrows_tables_and_varargs(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("client.md", RETURNS))
     assert [r["name"] for r in records["client:connect"]["returns"]] == ["ok", "err"]
     incr = records["client.DICT:incr"]
     assert [(r["name"], r.get("optional", False)) for r in incr["returns"]] == [
@@ -334,29 +319,29 @@ Mounts it.
 """
 
 
-def test_option_headings_and_a_constructor_page(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("popup.md", OPTIONS_PAGE))
+def test_option_headings_and_a_constructor_page(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("popup.md", OPTIONS_PAGE))
     assert set(records) == {"Popup", "border", "enter", "popup:mount"}
     assert records["Popup"]["kind"] == "function"
     assert records["border"]["kind"] == "field" and records["border"]["type"] == "table"
 
 
-def test_an_index_page_does_not_win_over_the_real_page(run, jsonl, tmp_path):
+def test_an_index_page_does_not_win_over_the_real_page(run, jsonl, tmp_path, convert_markdown):
     index = "# Functions\n\n## `term.open(path)`\n\nSee [term.open](open.md).\n"
     page = ("# `term.open(path, mode)`\n\nOpens a terminal at path.\n\n**Parameters**\n\n"
             "* `path` (`string`): where\n* `mode` (`string`, _optional_): how\n\n"
             "```lua\nterm.open('/dev/tty')\n```\n")
-    result, records = convert(run, jsonl, tmp_path, ("a_index.md", index), ("open.md", page))
+    result, records = convert_markdown(("a_index.md", index), ("open.md", page))
     record = records["term.open"]
     assert record["source"]["file"].endswith("open.md") and len(record["params"]) == 2
     assert record["signatures"] == ["term.open(path, mode)", "term.open(path)"]
     assert "duplicates 1" in result.output
 
 
-def test_deprecated_only_from_a_marker(run, jsonl, tmp_path):
+def test_deprecated_only_from_a_marker(run, jsonl, tmp_path, convert_markdown):
     doc = ("# m\n\n## m.a(x)\n\nPassing a string as x is deprecated since 2.0.\n\n"
            "## m.b(x)\n\n> **Deprecated:** use m.a.\n\n## m.d(x)\n\nThis function is now deprecated.\n")
-    _, records = convert(run, jsonl, tmp_path, ("m.md", doc))
+    _, records = convert_markdown(("m.md", doc))
     assert {n: r["deprecated"] for n, r in records.items()} == {
         "m.a": False, "m.b": True, "m.d": True}
 
@@ -386,7 +371,7 @@ def test_files_that_are_not_markdown_references(run, jsonl, tmp_path):
     assert "ref.rst: reStructuredText" in result.output and len(jsonl[1](out)) == 1
 
 
-def test_a_big_file_streams_in_pieces(run, jsonl, tmp_path, monkeypatch):
+def test_a_big_file_streams_in_pieces(run, jsonl, tmp_path, monkeypatch, convert_markdown):
     """Pieces are cut at level 1-2 headings: names, line numbers and module context survive."""
     import luacoder_data.converters.markdown_api as md
 
@@ -395,7 +380,7 @@ def test_a_big_file_streams_in_pieces(run, jsonl, tmp_path, monkeypatch):
     for k in range(40):
         parts.append(f"## f{k}\n\n`f{k} (x)`\n\nDoes {k}.\n\n```lua\nlocal y = 1\n```\n\n")
     text = "".join(parts)
-    _, records = convert(run, jsonl, tmp_path, ("big.md", text))
+    _, records = convert_markdown(("big.md", text))
     assert set(records) == {f"big.mod.f{k}" for k in range(40)}
     lines = text.split("\n")
     for k in (0, 17, 39):
@@ -478,39 +463,39 @@ LIST_STYLE = """\
 """
 
 
-def test_a_reference_written_as_a_bullet_list(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("utf8x.md", LIST_STYLE))
+def test_a_reference_written_as_a_bullet_list(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("utf8x.md", LIST_STYLE))
     assert set(records) == {"utf8x.len", "utf8x.char", "utf8x.codes"}
     assert [p["optional"] for p in records["utf8x.len"]["params"]] == [False, True, True]
     assert records["utf8x.char"]["description"] == "makes a string from code points."
     # two such items are a mention, not a reference
-    _, few = convert(run, jsonl, tmp_path / "few", ("few.md", "# x\n\n## m.f(a)\n\nF.\n\n"
-                                                    "- `m.g(x)`: g\n- `m.h(y)`: h\n"))
+    _, few = convert_markdown(("few.md", "# x\n\n## m.f(a)\n\nF.\n\n"
+                                        "- `m.g(x)`: g\n- `m.h(y)`: h\n"), folder="few")
     assert set(few) == {"m.f"}
 
 
-def test_signature_tables_and_lone_signature_paragraphs(run, jsonl, tmp_path):
+def test_signature_tables_and_lone_signature_paragraphs(run, jsonl, tmp_path, convert_markdown):
     tables = ("# hs.alert\n\n## API Documentation\n\n| [show](#show) | |\n| --- | --- |\n"
               "| **Signature** | `hs.alert.show(str, [style], [seconds]) -> uuid` |\n"
               "| **Type** | Function |\n| **Description** | Shows an alert |\n")
-    _, records = convert(run, jsonl, tmp_path, ("hs.md", tables))
+    _, records = convert_markdown(("hs.md", tables))
     show = records["hs.alert.show"]
     assert show["returns"] == [{"type": "uuid", "description": ""}]
     assert show["description"] == "Shows an alert"
     assert [p["optional"] for p in show["params"]] == [False, True, True]
     lone = ("# strx\n\n**strx.trim(s)**\n\nTrims s.\n\n**strx.pad(s, n [, ch])**\n\nPads s\n"
             "to n.\n\n`strx.rev(s)`\n\nReverses.\n")
-    _, records = convert(run, jsonl, tmp_path / "lone", ("strx.md", lone))
+    _, records = convert_markdown(("strx.md", lone), folder="lone")
     assert set(records) == {"strx.trim", "strx.pad", "strx.rev"}
     assert records["strx.pad"]["description"] == "Pads s to n."
 
 
-def test_pandoc_style_returns_and_empty_parameter_lists(run, jsonl, tmp_path):
+def test_pandoc_style_returns_and_empty_parameter_lists(run, jsonl, tmp_path, convert_markdown):
     doc = ("## Module pandoc.mediabag\n\n### empty {#pandoc.mediabag.empty}\n\n`empty ()`\n\n"
            "Clears it.\n\n### fetch {#pandoc.mediabag.fetch}\n\n`fetch (source)`\n\nFetches.\n\n"
            "Parameters:\n\n`source`\n:   path to a resource; a local path\n    or URI (string)\n\n"
            "Returns:\n\n-   the MIME type, or nil if not found.\n    (string)\n")
-    _, records = convert(run, jsonl, tmp_path, ("mediabag.md", doc))
+    _, records = convert_markdown(("mediabag.md", doc))
     assert records["pandoc.mediabag.empty"]["signature"] == "pandoc.mediabag.empty()"
     fetch = records["pandoc.mediabag.fetch"]
     assert fetch["params"] == [{"name": "source", "type": "string", "optional": False,
@@ -518,10 +503,10 @@ def test_pandoc_style_returns_and_empty_parameter_lists(run, jsonl, tmp_path):
     assert fetch["returns"] == [{"type": "string", "description": "the MIME type, or nil if not found."}]
 
 
-def test_bare_functions_of_a_page_titled_with_its_module(run, jsonl, tmp_path):
+def test_bare_functions_of_a_page_titled_with_its_module(run, jsonl, tmp_path, convert_markdown):
     doc = ("# json.lua\n\nA JSON library.\n\n```lua\nlocal json = require(\"json\")\n```\n\n"
            "## Functions\n\n### encode(value)\n\nEncodes.\n\n### decode(str)\n\nDecodes.\n")
-    _, records = convert(run, jsonl, tmp_path, ("json.md", doc))
+    _, records = convert_markdown(("json.md", doc))
     assert set(records) == {"json.encode", "json.decode"}
     assert records["json.decode"]["signature"] == "json.decode(str)"
 
@@ -550,8 +535,8 @@ _[Number][api.type.Number]._ The x coordinate.
 """
 
 
-def test_one_page_per_function_with_parameter_headings(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("display.newRect.markdown", SOLAR))
+def test_one_page_per_function_with_parameter_headings(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("display.newRect.markdown", SOLAR))
     rect = records["display.newRect"]
     assert rect["signature"] == "display.newRect([parent,] x, y, width)"
     assert [(p["name"], p["type"], p["optional"]) for p in rect["params"]] == [
@@ -562,28 +547,28 @@ def test_one_page_per_function_with_parameter_headings(run, jsonl, tmp_path):
     assert rect["description"] == "Creates a rectangle object."
 
 
-def test_functions_reached_through_require(run, jsonl, tmp_path):
+def test_functions_reached_through_require(run, jsonl, tmp_path, convert_markdown):
     doc = ("### `require(\"telescope.builtin\").find_files(opts)`\n\nLists files.\n\n"
            "### `ok = require('telescope').setup(config)`\n\nSets up.\n")
-    _, records = convert(run, jsonl, tmp_path, ("tel.md", doc))
+    _, records = convert_markdown(("tel.md", doc))
     assert set(records) == {"telescope.builtin.find_files", "telescope.setup"}
     assert records["telescope.setup"]["returns"][0]["name"] == "ok"
 
 
-def test_leading_colon_entries_belong_to_their_class_section(run, jsonl, tmp_path):
+def test_leading_colon_entries_belong_to_their_class_section(run, jsonl, tmp_path, convert_markdown):
     doc = ("# Library\n\n## Class Timer\n\nA timer.\n\n### Methods\n\n#### `:start(ms)`\n\n"
            "Starts it.\n\n## Vec2\n\n#### .x\n\nThe x coordinate.\n\n#### :len()\n\nIts length.\n")
-    _, records = convert(run, jsonl, tmp_path, ("lib.md", doc))
+    _, records = convert_markdown(("lib.md", doc))
     assert {n: r["kind"] for n, r in records.items()} == {
         "Timer:start": "method", "Vec2.x": "field", "Vec2:len": "method"}
     assert records["Timer:start"]["signature"] == "Timer:start(ms)"
 
 
-def test_parameter_types_in_html_spans(run, jsonl, tmp_path):
+def test_parameter_types_in_html_spans(run, jsonl, tmp_path, convert_markdown):
     doc = ("## go.animate(url, duration)\n\nAnimates.\n\n**Parameters**\n\n"
            "- `url` <span class=\"type\">string | hash</span> the game object\n"
            "- `duration` <span class=\"type\">number</span> seconds\n")
-    _, records = convert(run, jsonl, tmp_path, ("go.md", doc))
+    _, records = convert_markdown(("go.md", doc))
     assert records["go.animate"]["params"] == [
         {"name": "url", "type": "string | hash", "description": "the game object", "optional": False},
         {"name": "duration", "type": "number", "description": "seconds", "optional": False}]
@@ -612,8 +597,8 @@ The strings used for a newline and an indent.
 """
 
 
-def test_a_callable_module_and_headings_naming_several_options(run, jsonl, tmp_path):
-    _, records = convert(run, jsonl, tmp_path, ("dump.md", INSPECT_STYLE))
+def test_a_callable_module_and_headings_naming_several_options(run, jsonl, tmp_path, convert_markdown):
+    _, records = convert_markdown(("dump.md", INSPECT_STYLE))
     assert {n: r["kind"] for n, r in records.items()} == {
         "dump": "function", "options.depth": "field", "options.newline": "field",
         "options.indent": "field"}
@@ -621,15 +606,15 @@ def test_a_callable_module_and_headings_naming_several_options(run, jsonl, tmp_p
     assert records["options.indent"]["description"].startswith("The strings used")
 
 
-def test_one_page_per_global_function_and_bare_bullet_lists(run, jsonl, tmp_path):
+def test_one_page_per_global_function_and_bare_bullet_lists(run, jsonl, tmp_path, convert_markdown):
     page = ("# circ\n\n`circ(x, y, radius)`\n\n## Parameters\n\n"
             "* **x, y** : the coordinates of the center\n* **radius** : the radius in pixels\n")
-    _, records = convert(run, jsonl, tmp_path, ("circ.md", page))
+    _, records = convert_markdown(("circ.md", page))
     assert [(p["name"], p["description"]) for p in records["circ"]["params"]] == [
         ("x", "the coordinates of the center"), ("y", "the coordinates of the center"),
         ("radius", "the radius in pixels")]
     bullets = ("# serial\n\n## Functions\n\n* `line(data, options)`: one line.\n"
                "* `block(data, options)` - indented.\n* `dump(data)` - loadable.\n"
                "* `print(x)` - a Lua global, not this library's.\n")
-    _, records = convert(run, jsonl, tmp_path / "b", ("serial.md", bullets))
+    _, records = convert_markdown(("serial.md", bullets), folder="b")
     assert set(records) == {"line", "block", "dump"}
